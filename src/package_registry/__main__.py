@@ -1,0 +1,5 @@
+"""Allow ``python -m package_registry``."""
+
+from package_registry.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,335 @@
+"""The table of every command-line flag: name, kind, default, ``EPR_`` variable, help, group.
+
+Parsing, the ``-h`` usage text and the flag table in ``docs/configuration.md`` are all derived
+from :data:`FLAGS`, so a flag is described exactly once.
+
+How to add a flag:
+
+1. Append a :class:`Flag` to :data:`FLAGS`, inside its group (the order is the order of the
+   usage text and of the documentation).
+2. Add the attribute (flag name with ``-`` replaced by ``_``) to
+   :class:`package_registry.config.settings.Settings`, defaulting to ``_flag_default(name)``.
+3. If it needs checks beyond parsing its value, add them to ``_validate_flags`` in
+   ``settings.py``, with a test row per error text in ``tests/config/test_settings.py``.
+4. Regenerate the documentation table and paste it between the ``flags:begin``/``flags:end``
+   markers of ``docs/configuration.md`` (``tests/config/test_docs.py`` fails until you do)::
+
+       python -c "from package_registry.config.flags import markdown_table as t; print(t())"
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from package_registry.config.goflags import (
+    GoValueError,
+    format_duration,
+    go_quote,
+    parse_bool,
+    parse_duration,
+    parse_int,
+)
+
+TLS_VERSIONS = ("1.1", "1.2", "1.3")
+LOG_LEVELS = ("debug", "info", "warn", "error", "dpanic", "panic", "fatal")
+LOG_TYPES = ("ecs", "dev")
+
+
+class Kind(StrEnum):
+    """How a flag's value is written; each kind has one parser."""
+
+    BOOL = "bool"
+    STRING = "string"
+    URL = "url"
+    INT = "int"
+    DURATION = "duration"
+    TLS_VERSION = "tls-version"
+    LOG_LEVEL = "log-level"
+
+
+class Group(StrEnum):
+    """Sections of the usage text and of the documentation, in display order."""
+
+    SERVER = "Server"
+    LOGGING = "Logging"
+    PACKAGES = "Packages"
+    STORAGE = "Storage"
+    PROXY = "Proxy"
+    FEATURES = "Features"
+    OBSERVABILITY = "Observability"
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on, like Go's ``runtime.GOMAXPROCS(0)``."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not available on macOS or Windows
+        return os.cpu_count() or 1
+
+
+def _parse_tls_version(text: str) -> str:
+    if text not in TLS_VERSIONS:
+        raise GoValueError(f"unsupported TLS version: {text}")
+    return text
+
+
+def _parse_log_level(text: str) -> str:
+    level = text.lower() or "info"
+    if level not in LOG_LEVELS:
+        raise GoValueError(f"unrecognized level: {go_quote(text)}")
+    return level
+
+
+_PARSERS: dict[Kind, Callable[[str], object]] = {
+    Kind.BOOL: parse_bool,
+    Kind.STRING: str,
+    Kind.URL: str,
+    Kind.INT: parse_int,
+    Kind.DURATION: parse_duration,
+    Kind.TLS_VERSION: _parse_tls_version,
+    Kind.LOG_LEVEL: _parse_log_level,
+}
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One command-line flag, also settable through its ``EPR_`` environment variable."""
+
+    name: str
+    kind: Kind
+    default: object
+    group: Group
+    help: str
+    #: How the documentation shows a default that depends on the machine.
+    default_doc: str | None = None
+
+    @property
+    def env(self) -> str:
+        """``EPR_`` + the name in upper case with ``-`` replaced by ``_``."""
+        return "EPR_" + self.name.upper().replace("-", "_")
+
+    @property
+    def attr(self) -> str:
+        """The :class:`~package_registry.config.settings.Settings` attribute."""
+        return self.name.replace("-", "_")
+
+    @property
+    def is_bool(self) -> bool:
+        return self.kind is Kind.BOOL
+
+    def parse(self, text: str) -> object:
+        """Convert one value; raises :class:`GoValueError`."""
+        return _PARSERS[self.kind](text)
+
+    def default_text(self) -> str:
+        """The default as the documentation and the usage text show it."""
+        if self.default_doc is not None:
+            return self.default_doc
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        if self.kind is Kind.DURATION:
+            assert isinstance(self.default, float)
+            return format_duration(self.default)
+        if isinstance(self.default, str):
+            return go_quote(self.default) if self.default == "" else self.default
+        return str(self.default)
+
+
+_S, _L, _P = Group.SERVER, Group.LOGGING, Group.PACKAGES
+_ST, _PR, _F, _O = Group.STORAGE, Group.PROXY, Group.FEATURES, Group.OBSERVABILITY
+
+FLAGS: tuple[Flag, ...] = (
+    Flag("version", Kind.BOOL, False, _S, "Print the version and exit."),
+    Flag("address", Kind.STRING, "localhost:8080", _S, "host:port the HTTP server listens on."),
+    Flag("config", Kind.STRING, "config.yml", _S, "Path of the configuration file."),
+    Flag("tls-cert", Kind.STRING, "", _S, "TLS certificate file; TLS needs both cert and key."),
+    Flag("tls-key", Kind.STRING, "", _S, "TLS private key file; TLS needs both cert and key."),
+    Flag(
+        "tls-min-version",
+        Kind.TLS_VERSION,
+        None,
+        _S,
+        "Minimum TLS version: 1.1, 1.2 or 1.3 (requires -tls-cert and -tls-key).",
+        default_doc="unset",
+    ),
+    Flag("dry-run", Kind.BOOL, False, _S, "Load every package, then exit without serving."),
+    Flag(
+        "allow-unknown-query-parameters",
+        Kind.BOOL,
+        True,
+        _S,
+        "Accept unknown query parameters; false answers 400 to /search and /categories.",
+    ),
+    Flag(
+        "workers",
+        Kind.INT,
+        cpu_count(),
+        _S,
+        "Number of HTTP worker processes (greater than 0).",
+        default_doc="number of CPUs",
+    ),
+    Flag(
+        "log-level", Kind.LOG_LEVEL, "info", _L, "debug, info, warn, error, dpanic, panic or fatal."
+    ),
+    Flag("log-type", Kind.STRING, "ecs", _L, "ecs (JSON lines) or dev (console)."),
+    Flag(
+        "disable-package-validation",
+        Kind.BOOL,
+        False,
+        _P,
+        "Skip the content checks of local packages.",
+    ),
+    Flag(
+        "require-package-signatures",
+        Kind.BOOL,
+        True,
+        _P,
+        "Refuse local packages that have no signature file.",
+    ),
+    Flag(
+        "strict-package-loading",
+        Kind.BOOL,
+        False,
+        _P,
+        "Abort start-up on the first invalid package instead of skipping it.",
+    ),
+    Flag(
+        "package-paths-enable-watcher",
+        Kind.BOOL,
+        False,
+        _P,
+        "Re-scan package paths when files are added, changed or removed.",
+    ),
+    Flag(
+        "package-paths-workers",
+        Kind.INT,
+        cpu_count(),
+        _P,
+        "Number of packages read concurrently (greater than 0).",
+        default_doc="number of CPUs",
+    ),
+    Flag(
+        "storage-indexer-bucket-internal",
+        Kind.STRING,
+        "",
+        _ST,
+        "Bucket holding the storage index: gs://bucket[/root] or s3://bucket[/root].",
+    ),
+    Flag(
+        "storage-endpoint",
+        Kind.URL,
+        "https://package-storage.elastic.co/",
+        _ST,
+        "Public base URL of package artifacts, signatures and static files.",
+    ),
+    Flag(
+        "storage-indexer-watch-interval",
+        Kind.DURATION,
+        60.0,
+        _ST,
+        "How often the storage index is polled; 0 polls only at start-up.",
+    ),
+    Flag("proxy-to", Kind.URL, "https://epr.elastic.co/", _PR, "Upstream registry of proxy mode."),
+    Flag(
+        "proxy-allow-insecure",
+        Kind.BOOL,
+        False,
+        _PR,
+        "Allow a -proxy-to URL that is not https.",
+    ),
+    Flag(
+        "feature-storage-indexer",
+        Kind.BOOL,
+        False,
+        _F,
+        "Serve packages from a Package Storage v2 bucket, held in memory.",
+    ),
+    Flag(
+        "feature-sql-storage-indexer",
+        Kind.BOOL,
+        False,
+        _F,
+        "Serve packages from a Package Storage v2 bucket, held in SQLite (technical preview).",
+    ),
+    Flag(
+        "feature-incremental-updates",
+        Kind.BOOL,
+        False,
+        _F,
+        "Apply index delta files instead of full reloads (storage indexer only).",
+    ),
+    Flag(
+        "feature-enable-search-cache",
+        Kind.BOOL,
+        False,
+        _F,
+        "Cache /search answers (SQL storage indexer only).",
+    ),
+    Flag(
+        "feature-enable-categories-cache",
+        Kind.BOOL,
+        False,
+        _F,
+        "Cache /categories answers (SQL storage indexer only).",
+    ),
+    Flag(
+        "feature-proxy-mode",
+        Kind.BOOL,
+        False,
+        _F,
+        "Merge in packages of the -proxy-to registry (technical preview).",
+    ),
+    Flag(
+        "metrics-address",
+        Kind.STRING,
+        "",
+        _O,
+        "host:port of the Prometheus /metrics listener; empty disables it.",
+    ),
+    Flag("httpprof", Kind.STRING, "", _O, "host:port of a profiling listener; empty disables it."),
+)
+
+FLAGS_BY_NAME: dict[str, Flag] = {flag.name: flag for flag in FLAGS}
+
+
+def usage_text(program: str = "package-registry") -> str:
+    """The text printed for ``-h``: every flag with its kind, default and variable."""
+    lines = [
+        f"Usage: {program} [flags]",
+        "",
+        "Flags are written -name=value, -name value or --name=value; booleans also as -name.",
+        "Each flag can be set by its EPR_* environment variable; the command line wins.",
+    ]
+    for group in Group:
+        lines += ["", f"{group.value}:"]
+        for flag in FLAGS:
+            if flag.group is group:
+                kind = "" if flag.is_bool else f" {flag.kind.value}"
+                lines.append(f"  -{flag.name}{kind}")
+                lines.append(f"        {flag.help}")
+                lines.append(f"        default {flag.default_text()}, env {flag.env}")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table() -> str:
+    """The flag reference of ``docs/configuration.md``, one table per group."""
+    lines: list[str] = []
+    for group in Group:
+        lines += [
+            f"### {group.value}",
+            "",
+            "| Flag | Kind | Default | Environment variable | Meaning |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for flag in FLAGS:
+            if flag.group is group:
+                default = flag.default_text()
+                if flag.default_doc is None:
+                    default = f"`{default}`"
+                cells = (f"`-{flag.name}`", flag.kind.value, default, f"`{flag.env}`", flag.help)
+                lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
