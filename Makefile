@@ -1,0 +1,39 @@
+# One entry per task. `make run` and `make test` work on a fresh machine with Python 3.11+.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ADDRESS ?= localhost:8080
+SHARED ?= ../shared
+
+.PHONY: run test check lint format conformance bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## Serve the example packages shipped in the repository on $(ADDRESS).
+run: $(BIN)/.installed
+	$(BIN)/package-registry -config=config.yml -address=$(ADDRESS) -log-type=dev
+
+## Run the whole test suite (unit tests and real servers on loopback).
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+## Lint and format checks.
+check: $(BIN)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+## The reference's black-box conformance kit (needs $(SHARED)/conformance).
+conformance: $(BIN)/.installed
+	$(BIN)/python $(SHARED)/conformance/run.py --keep-going \
+	  --server-cmd '$(abspath $(BIN))/package-registry -config={config} -address={address} {flags}'
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

@@ -1,0 +1,200 @@
+"""``build_catalog``: the one way to turn loaded packages into a ``Catalog``.
+
+Building does all the per-package work once (rendering the /search item, category
+closures, /categories contributions, filter signatures, sorting) so that queries only
+walk prepared lists. It keeps the sources (indexers) apart and in precedence order, as the
+reference filters every indexer on its own before merging their answers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from package_registry.catalog.snapshot import Catalog, Entry, Signature, indent_fragment
+from package_registry.packages.model import Package
+from package_registry.packages.render import render_json
+from package_registry.packages.tables import CATEGORIES
+
+__all__ = ["build_catalog", "category_closure"]
+
+
+def category_closure(categories: Iterable[str]) -> frozenset[str]:
+    """Every X for which the reference's ``hasCategory(categories, X)`` is true: the ids
+    themselves and the parents of the subcategories among them."""
+    out = set()
+    for category in categories:
+        out.add(category)
+        known = CATEGORIES.get(category)
+        if known is not None and known.parent is not None:
+            out.add(known.parent)
+    return frozenset(out)
+
+
+def _counts(package: Package) -> tuple[tuple[str, int], ...]:
+    """The /categories contribution: one per package category (4.13)."""
+    counts: dict[str, int] = {}
+    for category in package.categories:
+        counts[category] = counts.get(category, 0) + 1
+    return tuple(counts.items())
+
+
+def _counts_with_templates(
+    package: Package, closure: frozenset[str]
+) -> tuple[tuple[str, int], ...]:
+    """The /categories contribution with ``include_policy_templates=true`` (4.13)."""
+    counts: dict[str, int] = {}
+    for category in package.categories:
+        counts[category] = counts.get(category, 0) + 1
+    extra: list[str] = []
+    templates = package.policy_templates
+    for template in templates:
+        if template.categories is None and len(templates) == 1:
+            break  # a lone template without categories is skipped
+        for category in package.categories:
+            counts[category] += 1  # the package once more per template
+        for category in template.categories or ():
+            if category not in closure and category not in extra:
+                extra.append(category)
+                counts[category] = counts.get(category, 0) + 1  # the package itself, once
+            counts[category] = counts.get(category, 0) + 1  # the template
+    return tuple(counts.items())
+
+
+class _Signatures:
+    """Interns filter signatures so equal ones share an index."""
+
+    def __init__(self) -> None:
+        self.items: list[Signature] = []
+        self._index: dict[tuple[object, ...], int] = {}
+
+    def intern(self, package: Package) -> int:
+        semver = package.semver
+        caps = package.capabilities
+        key = (
+            package.release == "experimental",
+            bool(semver.prerelease),
+            semver.major == 0,
+            package.kibana.original if package.kibana is not None else None,
+            package.agent.original if package.agent is not None else None,
+            package.type,
+            caps,
+            package.spec,
+            package.discovery_fields,
+            package.discovery_datasets,
+            package.internal,
+        )
+        index = self._index.get(key)
+        if index is None:
+            index = len(self.items)
+            self._index[key] = index
+            self.items.append(
+                Signature(
+                    experimental=key[0],
+                    prerelease=key[1],
+                    tech_preview=key[2],
+                    kibana=package.kibana,
+                    agent=package.agent,
+                    type=package.type,
+                    capabilities=caps,
+                    spec=package.spec,
+                    discovery_fields=package.discovery_fields,
+                    discovery_datasets=package.discovery_datasets,
+                    internal=package.internal,
+                )
+            )
+        return index
+
+
+def _entry(package: Package, source: int, sig: int) -> Entry:
+    closure = category_closure(package.categories)
+    template_closure = category_closure(
+        c for t in package.policy_templates for c in (t.categories or ())
+    )
+    return Entry(
+        package=package,
+        source=source,
+        sig=sig,
+        fragment=indent_fragment(render_json(package.summary)),
+        categories=closure,
+        template_categories=template_closure - closure,
+        counts=_counts(package),
+        counts_with_templates=_counts_with_templates(package, closure),
+    )
+
+
+def _version_order(entry: Entry) -> tuple[object, str]:
+    return (entry.package.semver, entry.package.version)
+
+
+def build_catalog(sources: Sequence[Sequence[Package]]) -> Catalog:
+    """Build a catalog from one package list per source, in precedence order.
+
+    Each list is in its source's discovery order. A name/version pair repeated inside one
+    source keeps its first occurrence, as the reference's indexers do.
+    """
+    signatures = _Signatures()
+    newest: list[dict[str, tuple[Entry, ...]]] = []
+    firsts: list[dict[str, tuple[Entry, ...]]] = []
+    unspecified: list[tuple[Entry, ...]] = []
+    by_version: dict[str, dict[str, list[Entry]]] = defaultdict(dict)
+    by_key: dict[tuple[str, str], Entry] = {}
+    by_category: dict[str, set[str]] = defaultdict(set)
+    by_type: dict[str, set[str]] = defaultdict(set)
+    by_capability: dict[str, set[str]] = defaultdict(set)
+
+    for source, packages in enumerate(sources):
+        seen: set[tuple[str, str]] = set()
+        per_name: dict[str, list[Entry]] = defaultdict(list)
+        missing_spec: list[Entry] = []
+        for package in packages:
+            if package.key in seen:
+                continue
+            seen.add(package.key)
+            entry = _entry(package, source, signatures.intern(package))
+            per_name[package.name].append(entry)
+            by_version[package.name].setdefault(package.version, []).append(entry)
+            by_key.setdefault(package.key, entry)
+            if package.spec is None:
+                missing_spec.append(entry)
+            for category in entry.categories | entry.template_categories:
+                by_category[category].add(package.name)
+            by_type[package.type].add(package.name)
+            for capability in package.capabilities or ():
+                by_capability[capability].add(package.name)
+        source_newest: dict[str, tuple[Entry, ...]] = {}
+        source_firsts: dict[str, tuple[Entry, ...]] = {}
+        for name, entries in per_name.items():
+            # Stable: equal versions keep discovery order, as the reference's
+            # "replace only when strictly newer" selection does.
+            ordered = tuple(sorted(entries, key=lambda e: e.package.semver, reverse=True))
+            source_newest[name] = ordered
+            seen_sigs: set[int] = set()
+            kept = []
+            for entry in ordered:
+                if entry.sig not in seen_sigs:
+                    seen_sigs.add(entry.sig)
+                    kept.append(entry)
+            source_firsts[name] = tuple(kept)
+        newest.append(source_newest)
+        firsts.append(source_firsts)
+        unspecified.append(tuple(missing_spec))
+
+    groups = {
+        name: tuple(
+            tuple(entries)
+            for entries in sorted(versions.values(), key=lambda es: _version_order(es[0]))
+        )
+        for name, versions in by_version.items()
+    }
+    return Catalog(
+        signatures=tuple(signatures.items),
+        newest=tuple(newest),
+        firsts=tuple(firsts),
+        groups=groups,
+        by_key=by_key,
+        by_category={k: frozenset(v) for k, v in by_category.items()},
+        by_type={k: frozenset(v) for k, v in by_type.items()},
+        by_capability={k: frozenset(v) for k, v in by_capability.items()},
+        unspecified=tuple(unspecified),
+    )

@@ -1,0 +1,137 @@
+"""``package-registry``: settings in, a serving registry (or a dry-run report) out.
+
+The order follows the reference: settings and their validation, ``-version``, logging,
+package loading, then the HTTP listener. A bad setting is one line on stderr and exit
+status 2; invalid packages are skipped and logged unless ``-strict-package-loading``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from package_registry import __version__
+from package_registry.config import ConfigError, Settings, UsageRequested, load_settings
+from package_registry.config.goflags import format_duration
+from package_registry.loading import LoadOutcome, load_local_packages
+from package_registry.observability.logging import setup_logging
+
+log = logging.getLogger("package_registry")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = load_settings(args, os.environ)
+    except UsageRequested as usage:
+        print(usage.text, file=sys.stderr)
+        return 0
+    except ConfigError as err:
+        print(f"package-registry: {err}", file=sys.stderr)
+        return 2
+    if settings.version:
+        print(f"Elastic Package Registry version {__version__}")
+        return 0
+    service_name = os.environ.get("ELASTIC_APM_SERVICE_NAME") or "package-registry"
+    setup_logging(settings.log_level, settings.log_type, service_name, __version__)
+    _log_configuration(settings)
+    if settings.dry_run:
+        return _dry_run(settings)
+    return _serve(settings, service_name)
+
+
+def _log_configuration(settings: Settings) -> None:
+    log.info("Package registry started", extra={"service.version": __version__})
+    log.info("Packages paths: %s", ", ".join(settings.package_paths))
+    log.info("Cache time for /: %s", format_duration(settings.cache_time_index))
+    log.info("Cache time for /index.json: %s", format_duration(settings.cache_time_index))
+    log.info("Cache time for /search: %s", format_duration(settings.cache_time_search))
+    log.info("Cache time for /categories: %s", format_duration(settings.cache_time_categories))
+    log.info("Cache time for all others: %s", format_duration(settings.cache_time_catch_all))
+
+
+def _load(settings: Settings) -> LoadOutcome:
+    return load_local_packages(
+        settings.package_paths,
+        validate=not settings.disable_package_validation,
+        require_signatures=settings.require_package_signatures,
+        workers=settings.package_paths_workers,
+    )
+
+
+def _dry_run(settings: Settings) -> int:
+    """Load every package, report each invalid one, and say whether all were valid."""
+    log.info("Running dry-run mode")
+    outcome = _load(settings)
+    for reject in outcome.rejects:
+        print(f"invalid package {reject.path}: {reject.reason}", file=sys.stderr)
+    print(
+        f"{outcome.package_count} packages loaded, {len(outcome.rejects)} invalid",
+        file=sys.stderr,
+    )
+    return 1 if outcome.rejects else 0
+
+
+def _serve(settings: Settings, service_name: str) -> int:
+    from package_registry.catalog.build import build_catalog
+    from package_registry.catalog.holder import CatalogHolder
+    from package_registry.observability.metrics import Metrics, serve_metrics
+    from package_registry.web.app import RegistryApp
+    from package_registry.web.archives import ArchiveCache
+    from package_registry.web.request import CacheTimes, Context
+    from package_registry.web.server import ServerOptions, bind, serve
+
+    outcome = _load(settings)
+    if outcome.rejects and settings.strict_package_loading:
+        log.critical("Init failed", extra={"error.message": outcome.error_text()})
+        return 1
+    if outcome.package_count == 0 and not settings.package_paths_enable_watcher:
+        log.critical("No local packages found.")
+        return 1
+    log.info("%d local package manifests loaded.", outcome.package_count)
+    holder = CatalogHolder(build_catalog(outcome.sources))
+    metrics = None
+    if settings.metrics_address:
+        metrics = Metrics()
+        metrics.describe_service(__version__, outcome.package_count)
+        try:
+            serve_metrics(settings.metrics_address, metrics.registry)
+        except OSError as err:
+            log.critical(
+                "failed to start Prometheus metrics endpoint", extra={"error.message": str(err)}
+            )
+            return 1
+    archives = ArchiveCache()
+    ctx = Context(
+        cache_times=CacheTimes(
+            index=settings.cache_time_index,
+            search=settings.cache_time_search,
+            categories=settings.cache_time_categories,
+            catch_all=settings.cache_time_catch_all,
+        ),
+        holder=holder,
+        archives=archives,
+        allow_unknown_query_parameters=settings.allow_unknown_query_parameters,
+        service_name=service_name,
+        service_version=__version__,
+    )
+    try:
+        sock = bind(settings.address)
+    except (OSError, ValueError) as err:
+        log.critical("error occurred while serving", extra={"error.message": str(err)})
+        return 1
+    options = ServerOptions(
+        address=settings.address,
+        workers=settings.workers,
+        tls_cert=settings.tls_cert,
+        tls_key=settings.tls_key,
+        tls_min_version=settings.tls_min_version or "",
+    )
+    try:
+        return serve(RegistryApp(ctx, metrics), sock, options)
+    finally:
+        archives.close()
+        log.info("Package registry stopped")

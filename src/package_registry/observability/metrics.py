@@ -1,0 +1,87 @@
+"""Every ``epr_*`` Prometheus series, declared once, and the listener that serves them.
+
+Metrics exist only when ``-metrics-address`` is set, as in the reference. With several
+HTTP worker processes the series are aggregated through prometheus-client's
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), which the server sets up.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
+
+SIZE_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 65536, 262144)
+METHODS = {"get", "head", "post", "put", "delete", "connect", "options", "trace", "patch"}
+
+
+class Metrics:
+    """The registry's series on one ``CollectorRegistry``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ("code", "method", "path")
+        kw = {"namespace": "epr", "registry": self.registry}
+        self.service_info = Gauge(
+            "service_info", "Version information about this binary", ("version", "instance"),
+            multiprocess_mode="max", **kw,
+        )
+        self.indexed_packages = Gauge(
+            "number_indexed_packages", "Number of indexed packages", multiprocess_mode="max", **kw
+        )
+        self.storage_requests = Counter(
+            "storage_requests_total", "Number of requests to the storage",
+            ("location", "component"), **kw,
+        )
+        self.in_flight = Gauge(
+            "in_flight_requests", "Requests being served", multiprocess_mode="livesum", **kw
+        )
+        self.requests = Counter("http_requests_total", "HTTP requests processed", labels, **kw)
+        self.duration = Histogram(
+            "http_request_duration_seconds", "HTTP request latencies in seconds", labels, **kw
+        )
+        self.request_size = Histogram(
+            "http_request_size_bytes", "HTTP request sizes in bytes", labels,
+            buckets=SIZE_BUCKETS, **kw,
+        )
+        self.response_size = Histogram(
+            "http_response_size_bytes", "HTTP response sizes in bytes", labels,
+            buckets=SIZE_BUCKETS, **kw,
+        )
+
+    def describe_service(self, version: str, packages: int) -> None:
+        self.service_info.labels(version=version, instance=socket.gethostname() or "localhost").set(1)
+        self.indexed_packages.set(packages)
+
+    def observe_request(
+        self, method: str, template: str, status: int, seconds: float, sent: int
+    ) -> None:
+        lowered = method.lower()
+        labels = (str(status), lowered if lowered in METHODS else "unknown", template)
+        self.requests.labels(*labels).inc()
+        self.duration.labels(*labels).observe(seconds)
+        self.response_size.labels(*labels).observe(sent)
+
+
+def serve_metrics(address: str, registry: CollectorRegistry) -> None:
+    """Start the ``/metrics`` listener on ``host:port`` in a background thread."""
+    host, _, port = address.rpartition(":")
+    start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
+
+
+def multiprocess_registry() -> CollectorRegistry | None:
+    """A registry that sums every worker's series, when running with several workers."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry

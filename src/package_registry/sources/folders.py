@@ -1,0 +1,211 @@
+"""Packages unpacked on disk as ``<package path>/<name>/<version>/``.
+
+Discovery follows the reference's directory walk (version directories must be strict
+semver; anything else is logged and skipped), and ``FolderFiles`` gives the manifest
+logic and the HTTP layer access to one package folder. Serving never follows a symbolic
+link out of the package folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from package_registry.packages.files import FileInfo, safe_relpath
+from package_registry.packages.manifest import Entry, ReaderError
+from package_registry.packages.versions import Version, VersionError
+from package_registry.sources.base import LoadReport, Reject
+from package_registry.sources.walk import go_error_text, iter_tree, load_packages, scan_sorted
+
+logger = logging.getLogger("package_registry.sources")
+
+
+def _valid_path(name: str) -> bool:
+    """Go's ``fs.ValidPath``: no empty, ``.`` or ``..`` elements, no leading/trailing slash."""
+    if name == ".":
+        return True
+    return "\x00" not in name and all(part not in ("", ".", "..") for part in name.split("/"))
+
+
+class FolderFiles:
+    """One package folder: file access for serving and for loading."""
+
+    kind = "folder"
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.signature: str | None = None
+        self._real_root: str | None = None
+
+    # serving
+
+    def stat(self, relpath: str) -> FileInfo | None:
+        """Size and mtime of a regular file inside the package, else ``None``."""
+        path = self._inside(relpath)
+        if path is None:
+            return None
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        return FileInfo(info.st_size, info.st_mtime)
+
+    def open(self, relpath: str) -> BinaryIO:
+        """Open a file ``stat`` accepted."""
+        path = self._inside(relpath)
+        if path is None:
+            raise FileNotFoundError(relpath)
+        return open(path, "rb")
+
+    def local_path(self, relpath: str) -> str | None:
+        """The real path of a file inside the package, for zero-copy sending."""
+        return self._inside(relpath) if self.stat(relpath) is not None else None
+
+    def _inside(self, relpath: str) -> str | None:
+        """The path of ``relpath`` if it resolves inside the package folder."""
+        clean = safe_relpath(relpath)
+        if clean is None:
+            return None
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.location)
+        real = os.path.realpath(os.path.join(self._real_root, clean))
+        if not real.startswith(self._real_root + os.sep):
+            return None
+        return real
+
+    # loading (the reference reads through Go's os.DirFS)
+
+    def walk(self) -> list[Entry]:
+        """Every entry below the package root, depth-first in lexical order."""
+        entries = []
+        try:
+            for relpath, entry in iter_tree(self.location):
+                is_dir = None if entry.is_symlink() else entry.is_dir(follow_symlinks=False)
+                entries.append(Entry(relpath, relpath, is_dir))
+        except OSError as exc:
+            raise ReaderError(
+                f'failed to walk path "{exc.filename}": open {exc.filename}: {go_error_text(exc)}'
+            ) from None
+        return entries
+
+    def read(self, name: str) -> bytes:
+        """Read a file the way ``os.DirFS`` opens it."""
+        name = name.removeprefix("/")
+        if not _valid_path(name):
+            raise ReaderError(f"open {name}: invalid argument")
+        path = os.path.join(self.location, name)
+        try:
+            with open(path, "rb") as stream:
+                return stream.read()
+        except IsADirectoryError:
+            raise ReaderError(f"read {path}: is a directory") from None
+        except OSError as exc:
+            raise ReaderError(
+                f"open {name}: {go_error_text(exc)}", not_found=isinstance(exc, FileNotFoundError)
+            ) from None
+
+    def is_dir(self, name: str) -> bool:
+        """Stat a file the way ``os.DirFS`` does (following links)."""
+        name = name.removeprefix("/")
+        if not _valid_path(name):
+            raise ReaderError(f"stat {name}: invalid argument")
+        try:
+            return stat.S_ISDIR(os.stat(os.path.join(self.location, name)).st_mode)
+        except OSError as exc:
+            raise ReaderError(
+                f"stat {name}: {go_error_text(exc)}", not_found=isinstance(exc, FileNotFoundError)
+            ) from None
+
+    def find_signature(self) -> str | None:
+        """``<version dir>.sig`` beside the package folder, if it exists."""
+        self.signature = _signature_beside(self.location)
+        return self.signature
+
+    def close(self) -> None:
+        """Nothing is held open between reads."""
+
+
+def _signature_beside(location: str) -> str | None:
+    """``<location>.sig`` if it exists; raises ``ReaderError`` when it cannot be stat'ed."""
+    path = location + ".sig"
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ReaderError(f"can't stat signature file: stat {path}: {go_error_text(exc)}") from None
+    return path
+
+
+def load_folders(
+    paths: Sequence[str],
+    *,
+    validate: bool = True,
+    require_signatures: bool = True,
+    workers: int | None = os.cpu_count(),
+) -> LoadReport:
+    """Load every ``<path>/<name>/<version>/`` package below the given package paths."""
+    rejects: list[Reject] = []
+    candidates = []
+    for root in paths:
+        for path in _discover(root, rejects):
+            candidates.append((path, lambda path=path: FolderFiles(path)))
+    return load_packages(
+        candidates,
+        validate=validate,
+        require_signatures=require_signatures,
+        workers=workers,
+        rejects=rejects,
+    )
+
+
+def _discover(root: str, rejects: list[Reject]) -> list[str]:
+    """Version folders two levels below ``root``, in walk order (section 7.2)."""
+    try:
+        if not stat.S_ISDIR(os.lstat(root).st_mode):
+            return []
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        rejects.append(
+            Reject(
+                root, f"listing packages failed (path: {root}): lstat {root}: {go_error_text(exc)}"
+            )
+        )
+        return []
+    found = []
+    current = root
+    try:
+        for package_dir in scan_sorted(root):
+            if not package_dir.is_dir(follow_symlinks=False):
+                continue
+            current = os.path.join(root, package_dir.name)
+            for version_dir in scan_sorted(current):
+                path = os.path.normpath(os.path.join(current, version_dir.name))
+                if not version_dir.is_dir(follow_symlinks=False):
+                    logger.warning("ignoring unexpected file", extra={"file.path": path})
+                elif _is_strict_version(version_dir.name):
+                    found.append(path)
+                else:
+                    logger.warning("ignoring unexpected directory", extra={"file.path": path})
+    except OSError as exc:
+        rejects.append(
+            Reject(
+                root,
+                f"listing packages failed (path: {root}): open {current}: {go_error_text(exc)}",
+            )
+        )
+    return found
+
+
+def _is_strict_version(name: str) -> bool:
+    try:
+        Version.parse_strict(name)
+    except VersionError:
+        return False
+    return True

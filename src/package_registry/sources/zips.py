@@ -1,0 +1,237 @@
+"""Packages shipped as ``.zip`` files anywhere below a package path.
+
+The package root inside an archive is the folder of its first ``<root>/manifest.yml``
+member; entries keep the archive's central-directory order, which the reference's asset
+list and data stream order follow. Members whose names contain ``..`` or start with
+``/`` are ignored entirely: they are neither loaded nor served.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import os
+import posixpath
+import struct
+import zipfile
+from collections.abc import Sequence
+from functools import cached_property
+from typing import BinaryIO
+
+from package_registry.packages.files import FileInfo, safe_relpath
+from package_registry.packages.manifest import Entry, ReaderError, clean_path
+from package_registry.sources.base import LoadReport, Reject
+from package_registry.sources.walk import go_error_text, iter_tree, load_packages
+
+logger = logging.getLogger("package_registry.sources")
+
+_EXTENDED_TIMESTAMP = 0x5455
+
+
+def _is_unsafe(name: str) -> bool:
+    return name.startswith("/") or "\x00" in name or ".." in name.split("/")
+
+
+def _member_mtime(info: zipfile.ZipInfo) -> float:
+    """The extended-timestamp mtime if present, else the MS-DOS time read as UTC."""
+    extra = info.extra
+    offset = 0
+    while offset + 4 <= len(extra):
+        header, size = struct.unpack_from("<HH", extra, offset)
+        body = extra[offset + 4 : offset + 4 + size]
+        if header == _EXTENDED_TIMESTAMP and len(body) >= 5 and body[0] & 1:
+            return float(struct.unpack_from("<i", body, 1)[0])
+        offset += 4 + size
+    return float(calendar.timegm((*info.date_time, 0, 0, 0)))
+
+
+class _Index:
+    """The safe members of an archive, below its package root."""
+
+    def __init__(self, location: str, members: list[zipfile.ZipInfo]) -> None:
+        root = ""
+        for info in members:
+            directory, base = posixpath.split(clean_path(info.filename))
+            directory = clean_path(directory)
+            if directory != "." and posixpath.dirname(directory) == "" and base == "manifest.yml":
+                root = directory
+                break
+        if not root:
+            raise ReaderError(f"failed to determine root directory in package (path: {location})")
+        self.root = root
+        self.files: dict[str, zipfile.ZipInfo] = {}
+        self.dirs: set[str] = set()
+        self.entries: list[Entry] = []
+        prefix = root + "/"
+        for info in members:
+            name = info.filename
+            if _is_unsafe(name):
+                continue
+            clean = clean_path(name)
+            if info.is_dir():
+                self.dirs.add(clean)
+            else:
+                self.files.setdefault(clean, info)
+            parent = posixpath.dirname(clean)
+            while parent and parent not in self.dirs:
+                self.dirs.add(parent)
+                parent = posixpath.dirname(parent)
+            if clean.startswith(prefix):
+                self.entries.append(
+                    Entry(clean[len(prefix) :], name.removeprefix(prefix), info.is_dir())
+                )
+
+
+class ZipFiles:
+    """One zipped package: member access for serving and for loading."""
+
+    kind = "zip"
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.signature: str | None = None
+        self._archive: zipfile.ZipFile | None = None
+
+    @cached_property
+    def _index(self) -> _Index:
+        try:
+            with zipfile.ZipFile(self.location) as archive:
+                return _Index(self.location, archive.infolist())
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise ReaderError(f"open {self.location}: {exc}") from None
+
+    # serving
+
+    def stat(self, relpath: str) -> FileInfo | None:
+        """Size and mtime of a member file of the package, else ``None``."""
+        info = self._member(relpath)
+        if info is None:
+            return None
+        return FileInfo(info.file_size, _member_mtime(info))
+
+    def open(self, relpath: str) -> BinaryIO:
+        """A stream of a member ``stat`` accepted (decompressed on the fly)."""
+        info = self._member(relpath)
+        if info is None:
+            raise FileNotFoundError(relpath)
+        archive = zipfile.ZipFile(self.location)
+        try:
+            return archive.open(info)  # type: ignore[return-value]
+        finally:
+            archive.close()  # the member keeps the file open until it is closed
+
+    def local_path(self, relpath: str) -> str | None:
+        """Members have no path of their own."""
+        return None
+
+    def _member(self, relpath: str) -> zipfile.ZipInfo | None:
+        clean = safe_relpath(relpath)
+        if clean is None:
+            return None
+        return self._index.files.get(f"{self._index.root}/{clean}")
+
+    # loading (the reference reads through Go's zip.Reader as an fs.FS)
+
+    def walk(self) -> list[Entry]:
+        """Members below the package root, in central-directory order."""
+        return self._index.entries
+
+    def read(self, name: str) -> bytes:
+        """Read a member the way the reference opens ``path.Join(root, name)``."""
+        path = self._lookup(name, "open")
+        info = self._index.files.get(path)
+        if info is None:
+            raise ReaderError(f"read {path}: is a directory")
+        if self._archive is None:
+            self._archive = zipfile.ZipFile(self.location)
+        return self._archive.read(info)
+
+    def is_dir(self, name: str) -> bool:
+        """Stat a member; directories may be implied by the members below them."""
+        return self._lookup(name, "open") not in self._index.files
+
+    def _lookup(self, name: str, op: str) -> str:
+        index = self._index
+        path = clean_path(f"{index.root}/{name}")
+        if path.startswith("/") or path == ".." or path.startswith("../"):
+            raise ReaderError(f"{op} {path}: invalid argument")
+        if path not in index.files and path not in index.dirs:
+            raise ReaderError(f"{op} {path}: file does not exist", not_found=True)
+        return path
+
+    def find_signature(self) -> str | None:
+        """``<file>.zip.sig`` beside the archive, if it exists."""
+        path = self.location + ".sig"
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            path = None
+        except OSError as exc:
+            raise ReaderError(
+                f"can't stat signature file: stat {path}: {go_error_text(exc)}"
+            ) from None
+        self.signature = path
+        return path
+
+    def close(self) -> None:
+        """Close the archive loading read from."""
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
+
+
+def load_zips(
+    paths: Sequence[str],
+    *,
+    validate: bool = True,
+    require_signatures: bool = True,
+    workers: int | None = os.cpu_count(),
+) -> LoadReport:
+    """Load every valid ``*.zip`` file at any depth below the given package paths."""
+    rejects: list[Reject] = []
+    candidates = []
+    for root in paths:
+        for path in _discover(root, rejects):
+            candidates.append((path, lambda path=path: ZipFiles(path)))
+    return load_packages(
+        candidates,
+        validate=validate,
+        require_signatures=require_signatures,
+        workers=workers,
+        rejects=rejects,
+    )
+
+
+def _discover(root: str, rejects: list[Reject]) -> list[str]:
+    """Files ending in ``.zip`` that open as archives, in walk order (section 7.3)."""
+    try:
+        os.lstat(root)
+    except FileNotFoundError:
+        return []
+    found = []
+    try:
+        tree = (
+            [(os.path.join(root, relpath), entry) for relpath, entry in iter_tree(root)]
+            if os.path.isdir(root) and not os.path.islink(root)
+            else [(root, None)]
+        )
+    except OSError as exc:
+        rejects.append(
+            Reject(
+                root,
+                f"listing packages failed (path: {root}): open {exc.filename}: {go_error_text(exc)}",
+            )
+        )
+        return []
+    for path, entry in tree:
+        if not path.endswith(".zip") or (entry is not None and entry.is_dir(follow_symlinks=False)):
+            continue
+        try:
+            zipfile.ZipFile(path).close()
+        except (OSError, zipfile.BadZipFile) as exc:
+            logger.warning(
+                "ignoring invalid zip file", extra={"file.path": path, "error.message": str(exc)}
+            )
+            continue
+        found.append(os.path.normpath(path))
+    return found

@@ -1,0 +1,47 @@
+"""The request as handlers see it, and what every handler is given besides it.
+
+Handlers get a small parsed ``Request`` (method, decoded path, raw query, lower-case
+headers, route parameters) and the ``Context`` holding what lives for the whole
+process: cache times, the catalog holder, the archive cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from package_registry.catalog.holder import CatalogHolder
+from package_registry.web.archives import ArchiveCache
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    params: dict[str, str]
+    scope: dict[str, Any]
+
+    def accepts_gzip(self) -> bool:
+        return "gzip" in self.headers.get("accept-encoding", "")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheTimes:
+    """Seconds of ``max-age`` per route family (``cache_time.*`` in config.yml)."""
+
+    index: float
+    search: float
+    categories: float
+    catch_all: float
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    cache_times: CacheTimes
+    holder: CatalogHolder
+    archives: ArchiveCache
+    allow_unknown_query_parameters: bool
+    service_name: str
+    service_version: str

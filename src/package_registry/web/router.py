@@ -1,0 +1,135 @@
+"""The reference's route table and its router's redirect rules.
+
+The reference uses gorilla/mux with path cleaning and StrictSlash: paths are cleaned
+(``//a/../b`` → ``/b``) with a bare 301, and a route whose template disagrees with the
+request about a trailing slash answers a 301 to the other form. Matching is done on
+the decoded path, first route in table order wins.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One row of the route table: a name for handlers and metrics, and its pattern."""
+
+    name: str
+    #: The template as the reference spells it (the ``path`` label of HTTP metrics).
+    template: str
+    pattern: re.Pattern[str]
+
+    @property
+    def trailing_slash(self) -> bool:
+        return self.template.endswith("/")
+
+
+def _route(name: str, template: str, regex: str) -> Route:
+    return Route(name, template, re.compile(regex))
+
+
+ROUTES: tuple[Route, ...] = (
+    _route("index", "/", r"/"),
+    _route("index", "/index.json", r"/index\.json/?"),
+    _route("search", "/search", r"/search/?"),
+    _route("categories", "/categories", r"/categories/?"),
+    _route("health", "/health", r"/health/?"),
+    _route("favicon", "/favicon.ico", r"/favicon\.ico/?"),
+    _route(
+        "artifact",
+        "/epr/{packageName}/{packageName:[a-z0-9_]+}-{packageVersion}.zip",
+        r"/epr/[^/]+/(?P<name>[a-z0-9_]+)-(?P<version>[^/]+)\.zip/?",
+    ),
+    _route(
+        "signature",
+        "/epr/{packageName}/{packageName:[a-z0-9_]+}-{packageVersion}.zip.sig",
+        r"/epr/[^/]+/(?P<name>[a-z0-9_]+)-(?P<version>[^/]+)\.zip\.sig/?",
+    ),
+    _route(
+        "tarball",
+        "/epr/{packageName}/{packageName:[a-z0-9_]+}-{packageVersion}.tar.gz",
+        r"/epr/[^/]+/(?P<name>[a-z0-9_]+)-(?P<version>[^/]+)\.tar\.gz/?",
+    ),
+    _route(
+        "package_index",
+        "/package/{packageName:[a-z0-9_]+}/{packageVersion}/",
+        r"/package/(?P<name>[a-z0-9_]+)/(?P<version>[^/]+)/?",
+    ),
+    _route(
+        "static",
+        "/package/{packageName}/{packageVersion}/{name:.*}",
+        r"/package/(?P<name>[^/]+)/(?P<version>[^/]+)/(?P<file>.*?)/?",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    route: Route
+    params: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """A 301; ``bare`` ones (path cleaning) carry no body and bypass the middleware."""
+
+    location: str
+    bare: bool
+
+
+def go_clean(path: str) -> str:
+    """POSIX ``path.Clean`` as Go has it: every ``//``, ``.`` and ``..`` resolved."""
+    rooted = path.startswith("/")
+    out: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if out:
+                out.pop()
+            elif not rooted:
+                out.append(part)
+            continue
+        out.append(part)
+    cleaned = "/".join(out)
+    return "/" + cleaned if rooted else (cleaned or ".")
+
+
+def escape_path(path: str) -> str:
+    """Go's URL path escaping, used to write ``Location`` headers."""
+    return urllib.parse.quote(path, safe="$&+,/:;=@")
+
+
+def _with_query(path: str, query: str) -> str:
+    location = escape_path(path)
+    return f"{location}?{query}" if query else location
+
+
+def resolve(path: str, query: str) -> Match | Redirect | None:
+    """Route a decoded request path: a match, a redirect, or ``None`` (404)."""
+    cleaned = _clean_request_path(path)
+    if cleaned != path:
+        return Redirect(_with_query(cleaned, query), bare=True)
+    for route in ROUTES:
+        found = route.pattern.fullmatch(path)
+        if found is None:
+            continue
+        if path.endswith("/") != route.trailing_slash:
+            target = path + "/" if route.trailing_slash else path[:-1]
+            return Redirect(_with_query(target, query), bare=False)
+        return Match(route, found.groupdict())
+    return None
+
+
+def _clean_request_path(path: str) -> str:
+    if not path:
+        return "/"
+    if not path.startswith("/"):
+        path = "/" + path
+    cleaned = go_clean(path)
+    if path.endswith("/") and cleaned != "/":
+        cleaned += "/"
+    return cleaned

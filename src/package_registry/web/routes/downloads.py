@@ -1,0 +1,119 @@
+"""Package downloads under ``/epr/``: the zip, its ``.sig``, and the legacy tarball.
+
+Zipped packages are sent as the files they are (ranges, ``Last-Modified``). Folder
+packages are archived once into the archive cache and then sent as files too, but
+without range support, as the reference answers them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from package_registry.packages.archive import write_targz, write_zip, zip_to_targz
+from package_registry.packages.model import Package
+from package_registry.web.request import Context, Request
+from package_registry.web.responses import (
+    Content,
+    Response,
+    bad_request,
+    cache_headers,
+    internal_error,
+    not_found,
+    serve_content,
+)
+from package_registry.web.routes.packages import valid_version
+
+ZIP_TYPE = "application/zip"
+SIG_TYPE = "application/pgp-signature"
+TARGZ_TYPE = "application/gzip"
+
+
+def _file_content(path: str, content_type: str) -> Content:
+    info = os.stat(path)
+    return Content(
+        size=info.st_size,
+        mtime=info.st_mtime,
+        content_type=content_type,
+        open=functools.partial(open, path, "rb"),
+        path=path,
+    )
+
+
+class DownloadRoutes:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._headers = cache_headers(ctx.cache_times.catch_all)
+
+    def _find(self, request: Request, missing: str) -> Package | Response:
+        version = request.params["version"]
+        if not valid_version(version):
+            return bad_request("invalid package version")
+        package = self._ctx.holder.current.catalog.lookup(request.params["name"], version)
+        if package is None or package.files is None:
+            return not_found(missing)
+        return package
+
+    async def artifact(self, request: Request) -> Response:
+        package = self._find(request, "artifact not found")
+        if isinstance(package, Response):
+            return package
+        files = package.files
+        assert files is not None
+        headers = list(self._headers)
+        try:
+            if files.kind == "zip":
+                content = _file_content(files.location, ZIP_TYPE)
+                return serve_content(request.method, request.headers, content, headers)
+            top = f"{package.name}-{package.version}"
+            path = await self._ctx.archives.get(
+                f"zip:{files.location}:{id(package)}",
+                ".zip",
+                functools.partial(write_zip, files.location, top),
+            )
+            return _whole_file(path, ZIP_TYPE, headers)
+        except OSError:
+            return internal_error(headers)
+
+    async def tarball(self, request: Request) -> Response:
+        package = self._find(request, "artifact not found")
+        if isinstance(package, Response):
+            return package
+        files = package.files
+        assert files is not None
+        top = f"{package.name}-{package.version}"
+        if files.kind == "zip":
+            build = functools.partial(zip_to_targz, files.location, files.root, top)
+        else:
+            build = functools.partial(write_targz, files.location, top)
+        headers = list(self._headers)
+        try:
+            path = await self._ctx.archives.get(
+                f"tar:{files.location}:{id(package)}", ".tar.gz", build
+            )
+            return serve_content(
+                request.method, request.headers, _file_content(path, TARGZ_TYPE), headers
+            )
+        except OSError:
+            return internal_error(headers)
+
+    def signature(self, request: Request) -> Response:
+        package = self._find(request, "signature file not found")
+        if isinstance(package, Response):
+            return package
+        files = package.files
+        assert files is not None
+        headers = list(self._headers)
+        sig = files.signature or files.location + ".sig"
+        try:
+            content = _file_content(sig, SIG_TYPE)
+        except OSError:
+            return internal_error(headers)
+        return serve_content(request.method, request.headers, content, headers)
+
+
+def _whole_file(path: str, content_type: str, headers: list[tuple[bytes, bytes]]) -> Response:
+    """A built archive: 200 with its length, never ranges (as the reference)."""
+    size = os.stat(path).st_size
+    headers = [*headers, (b"content-type", content_type.encode())]
+    return Response(200, headers, file_path=path, length=size)

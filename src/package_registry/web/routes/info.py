@@ -1,0 +1,34 @@
+"""``/``, ``/index.json``, ``/health`` and ``/favicon.ico``: answers fixed at start-up."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from package_registry.packages.render import render_json
+from package_registry.web.request import Context, Request
+from package_registry.web.responses import JSON_TYPE, Response, cache_headers
+
+_FAVICON = resources.files("package_registry.web").joinpath("favicon.ico").read_bytes()
+
+
+class InfoRoutes:
+    """Pre-built bodies for the routes whose answers never change while running."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._index_body = render_json(
+            {"service.name": ctx.service_name, "service.version": ctx.service_version}
+        )
+        self._index_headers = [*cache_headers(ctx.cache_times.index), JSON_TYPE]
+        self._favicon_headers = [
+            *cache_headers(ctx.cache_times.catch_all),
+            (b"content-type", b"image/x-icon"),
+        ]
+
+    def index(self, request: Request) -> Response:
+        return Response(200, list(self._index_headers), self._index_body)
+
+    def health(self, request: Request) -> Response:
+        return Response(200, [], b"")
+
+    def favicon(self, request: Request) -> Response:
+        return Response(200, list(self._favicon_headers), _FAVICON)

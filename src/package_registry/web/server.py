@@ -1,0 +1,161 @@
+"""Running the application: one listening socket, N worker processes, TLS, signals.
+
+The catalog is loaded once, in this process, before the socket is bound; workers are
+then forked and inherit it copy-on-write, so N workers do not read the packages N
+times. The parent supervises: it replaces a worker that dies, and on SIGTERM/SIGINT
+asks every worker to finish its in-flight requests, then exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import uvicorn
+
+log = logging.getLogger("package_registry.server")
+
+TLS_VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1,
+    "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    address: str
+    workers: int = 1
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_min_version: str = ""
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port``, ``:port``) as Go's ``net.Listen`` reads it."""
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        raise ValueError(f"address {address}: missing port in address")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        number = int(port) if port else 0
+    except ValueError:
+        raise ValueError(f"address {address}: invalid port") from None
+    return host, number
+
+
+def bind(address: str) -> socket.socket:
+    """Listen on ``address``; an empty host listens on every interface."""
+    host, port = split_address(address)
+    if not host:
+        host = "::"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if host == "localhost":
+        family, host = socket.AF_INET, "127.0.0.1"
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(app: Callable, options: ServerOptions) -> uvicorn.Config:
+    tls = bool(options.tls_cert and options.tls_key)
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        server_header=False,
+        date_header=True,
+        log_config=None,
+        ssl_certfile=options.tls_cert if tls else None,
+        ssl_keyfile=options.tls_key if tls else None,
+        timeout_graceful_shutdown=None,
+        backlog=2048,
+    )
+    config.load()
+    if tls and config.ssl is not None and options.tls_min_version:
+        config.ssl.minimum_version = TLS_VERSIONS[options.tls_min_version]
+    return config
+
+
+def _run_worker(app: Callable, sock: socket.socket, options: ServerOptions) -> None:
+    server = uvicorn.Server(_uvicorn_config(app, options))
+    server.run(sockets=[sock])
+
+
+def serve(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
+    """Serve until SIGTERM/SIGINT; return the process exit status."""
+    host, port = sock.getsockname()[:2]
+    scheme = "https" if options.tls_cert and options.tls_key else "http"
+    shown = f"[{host}]" if ":" in host else host
+    log.info(
+        "listening on %s://%s:%d",
+        scheme,
+        shown,
+        port,
+        extra={"server.address": host, "server.port": port, "workers": options.workers},
+    )
+    if options.workers <= 1:
+        _run_worker(app, sock, options)
+        return 0
+    return _supervise(app, sock, options)
+
+
+def _supervise(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
+    children: dict[int, int] = {}
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            try:
+                _run_worker(app, sock, options)
+            finally:
+                os._exit(0)
+        children[pid] = slot
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(options.workers):
+        spawn(slot)
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        slot = children.pop(pid, None)
+        if slot is None or stopping:
+            continue
+        log.error("worker %d exited (status %d); starting a new one", pid, status)
+        time.sleep(0.5)
+        spawn(slot)
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,163 @@
+"""Fixtures that start real registry processes on loopback.
+
+Each server listens on an ephemeral port (``-address=127.0.0.1:0``) and announces it in
+its ``listening on`` log line, so tests can run side by side. ``registry`` is a factory
+for servers with their own packages and flags; ``examples_server`` is one shared
+server over the shipped example packages (its catalog is immutable, so sharing is safe).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "src" / "package_registry" / "examples"
+SHARED = ROOT.parent / "shared"
+CONFORMANCE_DATA = SHARED / "conformance" / "data"
+EXECUTABLE = shutil.which("package-registry", path=str(Path(sys.executable).parent)) or ""
+
+_LISTENING = re.compile(r"listening on (https?)://(\S+)")
+
+
+@dataclass
+class RunningRegistry:
+    process: subprocess.Popen[str]
+    base_url: str
+    log_lines: list[str] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.get(self.url(path), timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def logs(self) -> list[dict[str, object]]:
+        """The ECS log lines written so far, parsed."""
+        out = []
+        for line in list(self.log_lines):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+def write_config(directory: Path, package_paths: Sequence[Path | str], extra: str = "") -> Path:
+    lines = ["package_paths:"] + [f'  - "{p}"' for p in package_paths]
+    config = directory / "config.yml"
+    config.write_text("\n".join(lines) + "\n" + extra)
+    return config
+
+
+def start_registry(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> RunningRegistry:
+    """Start ``package-registry`` with ``args``; wait until it answers ``/health``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("EPR_")}
+    environment.update(env or {})
+    process = subprocess.Popen(
+        [EXECUTABLE, "-address=127.0.0.1:0", *args],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    found = threading.Event()
+    address: list[str] = []
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            match = _LISTENING.search(line)
+            if match and not address:
+                address.append(f"{match.group(1)}://{match.group(2)}")
+                found.set()
+        found.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    found.wait(timeout)
+    if not address:
+        stop_registry(process)
+        raise RuntimeError("registry did not start:\n" + "\n".join(lines[-30:]))
+    server = RunningRegistry(process, address[0].rstrip('",}'), lines)
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(server.url("/health"), timeout=2, verify=False).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    stop_registry(process)
+    raise RuntimeError("registry never became healthy:\n" + "\n".join(lines[-30:]))
+
+
+def stop_registry(process: subprocess.Popen[str]) -> int:
+    """SIGTERM, wait five seconds, then SIGKILL; return the exit status."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            return process.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    return process.wait(5)
+
+
+Factory = Callable[..., RunningRegistry]
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Factory]:
+    """Factory: ``registry(package_paths=[...], flags=[...], config_extra=...)``."""
+    started: list[RunningRegistry] = []
+
+    def make(
+        package_paths: Sequence[Path | str] = (EXAMPLES,),
+        flags: Sequence[str] = (),
+        config_extra: str = "",
+        env: dict[str, str] | None = None,
+    ) -> RunningRegistry:
+        config = write_config(tmp_path, package_paths, config_extra)
+        server = start_registry([f"-config={config}", *flags], cwd=tmp_path, env=env)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        stop_registry(server.process)
+
+
+@pytest.fixture(scope="session")
+def examples_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """One registry over the shipped examples, shared by read-only route tests."""
+    directory = tmp_path_factory.mktemp("examples-server")
+    config = write_config(directory, [EXAMPLES])
+    server = start_registry([f"-config={config}", "-workers=1"], cwd=directory)
+    yield server
+    stop_registry(server.process)
+
+
+requires_shared = pytest.mark.skipif(
+    not CONFORMANCE_DATA.is_dir(), reason="../shared/conformance is not beside the repository"
+)
