@@ -30,7 +30,7 @@ SHARED = ROOT.parent / "shared"
 CONFORMANCE_DATA = SHARED / "conformance" / "data"
 EXECUTABLE = shutil.which("package-registry", path=str(Path(sys.executable).parent)) or ""
 
-_LISTENING = re.compile(r"listening on (https?)://(\S+)")
+_LISTENING = re.compile(r"listening on (https?)://([^\s\"]+)")
 
 
 @dataclass
@@ -38,6 +38,7 @@ class RunningRegistry:
     process: subprocess.Popen[str]
     base_url: str
     log_lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -88,21 +89,23 @@ def start_registry(
 
     def pump() -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            match = _LISTENING.search(line)
-            if match and not address:
-                address.append(f"{match.group(1)}://{match.group(2)}")
-                found.set()
+        with process.stdout:
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                match = _LISTENING.search(line)
+                if match and not address:
+                    address.append(f"{match.group(1)}://{match.group(2)}")
+                    found.set()
         found.set()
 
-    threading.Thread(target=pump, daemon=True).start()
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     deadline = time.monotonic() + timeout
     found.wait(timeout)
     if not address:
         stop_registry(process)
         raise RuntimeError("registry did not start:\n" + "\n".join(lines[-30:]))
-    server = RunningRegistry(process, address[0].rstrip('",}'), lines)
+    server = RunningRegistry(process, address[0], lines, reader)
     while time.monotonic() < deadline:
         try:
             if httpx.get(server.url("/health"), timeout=2, verify=False).status_code == 200:
@@ -145,7 +148,7 @@ def registry(tmp_path: Path) -> Iterator[Factory]:
 
     yield make
     for server in started:
-        stop_registry(server.process)
+        stop(server)
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +158,15 @@ def examples_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
     config = write_config(directory, [EXAMPLES])
     server = start_registry([f"-config={config}", "-workers=1"], cwd=directory)
     yield server
-    stop_registry(server.process)
+    stop(server)
+
+
+def stop(server: RunningRegistry) -> int:
+    """Stop a registry and wait for its log reader to finish."""
+    status = stop_registry(server.process)
+    if server.reader is not None:
+        server.reader.join(5)
+    return status
 
 
 requires_shared = pytest.mark.skipif(

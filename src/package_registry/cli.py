@@ -7,6 +7,7 @@ status 2; invalid packages are skipped and logged unless ``-strict-package-loadi
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -93,6 +94,10 @@ def _serve(settings: Settings, service_name: str) -> int:
         return 1
     log.info("%d local package manifests loaded.", outcome.package_count)
     holder = CatalogHolder(build_catalog(outcome.sources))
+    # The catalog lives as long as the process: keep the collector from rescanning it,
+    # and keep its pages shared with forked workers.
+    gc.collect()
+    gc.freeze()
     metrics = None
     if settings.metrics_address:
         metrics = Metrics()

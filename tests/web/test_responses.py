@@ -20,8 +20,9 @@ MTIME = 1_700_000_000.0
 
 
 def content(data: bytes = DATA, mtime: float = MTIME) -> Content:
-    return Content(size=len(data), mtime=mtime, content_type="image/png",
-                   open=lambda: io.BytesIO(data))
+    return Content(
+        size=len(data), mtime=mtime, content_type="image/png", open=lambda: io.BytesIO(data)
+    )
 
 
 def body(response: Response) -> bytes:
@@ -89,9 +90,7 @@ def test_single_range_gives_206_with_the_requested_bytes(spec, start, length):
     response = serve_content("GET", {"range": spec}, content(), [])
     assert response.status == 206
     assert body(response) == DATA[start : start + length]
-    assert header(response, b"content-range") == [
-        b"bytes %d-%d/1024" % (start, start + length - 1)
-    ]
+    assert header(response, b"content-range") == [b"bytes %d-%d/1024" % (start, start + length - 1)]
     assert response.length == length
 
 
@@ -107,8 +106,9 @@ def test_several_ranges_give_multipart_byteranges():
 @pytest.mark.parametrize(
     ("spec", "message", "content_range"),
     [
-        pytest.param("bytes=5000-", b"invalid range: failed to overlap\n", [b"bytes */1024"],
-                     id="no-overlap"),
+        pytest.param(
+            "bytes=5000-", b"invalid range: failed to overlap\n", [b"bytes */1024"], id="no-overlap"
+        ),
         pytest.param("items=0-1", b"invalid range\n", [], id="wrong-unit"),
         pytest.param("bytes=9-1", b"invalid range\n", [], id="reversed"),
         pytest.param("bytes=x-1", b"invalid range\n", [], id="not-a-number"),

@@ -15,6 +15,9 @@ from typing import Any
 
 import ecs_logging
 
+#: The request log's logger, named as the reference names it (``log.logger: http``).
+ACCESS_LOGGER = "http"
+
 LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -61,9 +64,7 @@ def setup_logging(level: str, log_type: str, service_name: str, service_version:
     """Route every ``package_registry`` logger to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     if log_type == "dev":
-        handler.setFormatter(
-            _DevFormatter("%(asctime)s\t%(levelname)s\t%(name)s\t%(message)s")
-        )
+        handler.setFormatter(_DevFormatter("%(asctime)s\t%(levelname)s\t%(name)s\t%(message)s"))
     else:
         handler.setFormatter(
             ecs_logging.StdlibFormatter(exclude_fields=["process", "log.original"])
@@ -71,10 +72,11 @@ def setup_logging(level: str, log_type: str, service_name: str, service_version:
     handler.addFilter(
         _ServiceFields(service_name, service_version, os.environ.get("ELASTIC_APM_ENVIRONMENT"))
     )
-    root = logging.getLogger("package_registry")
-    root.handlers[:] = [handler]
-    root.setLevel(LEVELS.get(level, logging.INFO))
-    root.propagate = False
+    for name in ("package_registry", ACCESS_LOGGER):
+        ours = logging.getLogger(name)
+        ours.handlers[:] = [handler]
+        ours.setLevel(LEVELS.get(level, logging.INFO))
+        ours.propagate = False
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "granian"):
         other = logging.getLogger(name)
         other.handlers[:] = [handler]
@@ -85,7 +87,6 @@ def setup_logging(level: str, log_type: str, service_name: str, service_version:
 def request_fields(scope: dict[str, Any], status: int, sent: int, seconds: float) -> dict[str, Any]:
     """The reference's access-log fields for one answered request."""
     fields: dict[str, Any] = {
-        "log.logger": "http",
         "http.request.method": scope["method"],
         "url.path": scope["path"],
         "http.response.code": status,

@@ -30,15 +30,20 @@ class Metrics:
         labels = ("code", "method", "path")
         kw = {"namespace": "epr", "registry": self.registry}
         self.service_info = Gauge(
-            "service_info", "Version information about this binary", ("version", "instance"),
-            multiprocess_mode="max", **kw,
+            "service_info",
+            "Version information about this binary",
+            ("version", "instance"),
+            multiprocess_mode="max",
+            **kw,
         )
         self.indexed_packages = Gauge(
             "number_indexed_packages", "Number of indexed packages", multiprocess_mode="max", **kw
         )
         self.storage_requests = Counter(
-            "storage_requests_total", "Number of requests to the storage",
-            ("location", "component"), **kw,
+            "storage_requests_total",
+            "Number of requests to the storage",
+            ("location", "component"),
+            **kw,
         )
         self.in_flight = Gauge(
             "in_flight_requests", "Requests being served", multiprocess_mode="livesum", **kw
@@ -48,16 +53,24 @@ class Metrics:
             "http_request_duration_seconds", "HTTP request latencies in seconds", labels, **kw
         )
         self.request_size = Histogram(
-            "http_request_size_bytes", "HTTP request sizes in bytes", labels,
-            buckets=SIZE_BUCKETS, **kw,
+            "http_request_size_bytes",
+            "HTTP request sizes in bytes",
+            labels,
+            buckets=SIZE_BUCKETS,
+            **kw,
         )
         self.response_size = Histogram(
-            "http_response_size_bytes", "HTTP response sizes in bytes", labels,
-            buckets=SIZE_BUCKETS, **kw,
+            "http_response_size_bytes",
+            "HTTP response sizes in bytes",
+            labels,
+            buckets=SIZE_BUCKETS,
+            **kw,
         )
 
     def describe_service(self, version: str, packages: int) -> None:
-        self.service_info.labels(version=version, instance=socket.gethostname() or "localhost").set(1)
+        self.service_info.labels(version=version, instance=socket.gethostname() or "localhost").set(
+            1
+        )
         self.indexed_packages.set(packages)
 
     def observe_request(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 
-from package_registry.packages.archive import write_targz, write_zip, zip_to_targz
+from package_registry.packages.archive import write_targz, write_zip
 from package_registry.packages.model import Package
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import (
@@ -69,7 +69,7 @@ class DownloadRoutes:
             path = await self._ctx.archives.get(
                 f"zip:{files.location}:{id(package)}",
                 ".zip",
-                functools.partial(write_zip, files.location, top),
+                functools.partial(write_zip, files, top),
             )
             return _whole_file(path, ZIP_TYPE, headers)
         except OSError:
@@ -82,10 +82,7 @@ class DownloadRoutes:
         files = package.files
         assert files is not None
         top = f"{package.name}-{package.version}"
-        if files.kind == "zip":
-            build = functools.partial(zip_to_targz, files.location, files.root, top)
-        else:
-            build = functools.partial(write_targz, files.location, top)
+        build = functools.partial(write_targz, files, top)
         headers = list(self._headers)
         try:
             path = await self._ctx.archives.get(
