@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tests.queries.factory import catalog_of, make_package
-
 from package_registry.catalog.build import build_catalog, category_closure
 from package_registry.packages.render import render_json
+from tests.queries.factory import catalog_of, make_package
 
 
 def test_lookup_prefers_earlier_source_and_needs_exact_version_string():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from tests.queries.factory import catalog_of, make_package
 
 from package_registry.catalog.holder import CatalogHolder
+from tests.queries.factory import catalog_of, make_package
 
 
 def test_swap_replaces_catalog_and_cache_together():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.queries.factory import catalog_of, make_package
 
 from package_registry.queries.categories import (
     CategoryCount,
@@ -14,6 +13,7 @@ from package_registry.queries.categories import (
 )
 from package_registry.queries.params import parse_categories_query
 from package_registry.queries.search import QueryFailed
+from tests.queries.factory import catalog_of, make_package
 
 
 def counts(catalog, raw: str = "") -> dict[str, int]:  # type: ignore[no-untyped-def]

@@ -8,7 +8,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.queries.factory import catalog_of, make_package
 
 from package_registry.catalog.build import category_closure
 from package_registry.packages.model import Package
@@ -20,6 +19,7 @@ from package_registry.queries.params import (
     parse_search_query,
 )
 from package_registry.queries.search import search
+from tests.queries.factory import catalog_of, make_package
 
 NAMES = ["alpha", "beta", "gamma", "delta"]
 KIBANA = [None, "^7.0.0", "^8.0.0", ">=7.10.0", "^7.16.0 || ^8.0.0", "~8.1.0"]

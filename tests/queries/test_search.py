@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.queries.factory import catalog_of, keys, make_package
 
 from package_registry.packages.render import render_json
 from package_registry.queries.params import parse_search_query
 from package_registry.queries.search import QueryFailed, search
+from tests.queries.factory import catalog_of, keys, make_package
 
 
 def run(catalog, raw: str = "") -> list[str]:  # type: ignore[no-untyped-def]

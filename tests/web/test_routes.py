@@ -12,6 +12,7 @@ import urllib.parse
 import zipfile
 
 import pytest
+
 from tests.conftest import EXAMPLES, RunningRegistry
 
 

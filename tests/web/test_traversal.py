@@ -8,10 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tests.conftest import EXAMPLES
-from tests.web.test_routes import raw_request
 
 from package_registry.packages.files import safe_relpath
+from tests.conftest import EXAMPLES
+from tests.web.test_routes import raw_request
 
 SECRET = b"top secret, outside every package"
 

@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from package_registry.catalog.snapshot import Catalog, Entry, Signature, indent_fragment
+from package_registry.catalog.snapshot import (
+    Catalog,
+    Entry,
+    Signature,
+    indent_fragment,
+    prune_policy_templates,
+)
 from package_registry.packages.model import Package
 from package_registry.packages.render import render_json
 from package_registry.packages.tables import CATEGORIES
@@ -111,13 +117,18 @@ def _entry(package: Package, source: int, sig: int) -> Entry:
     template_closure = category_closure(
         c for t in package.policy_templates for c in (t.categories or ())
     )
+    template_only = template_closure - closure
     return Entry(
         package=package,
         source=source,
         sig=sig,
         fragment=indent_fragment(render_json(package.summary)),
         categories=closure,
-        template_categories=template_closure - closure,
+        template_categories=template_only,
+        pruned={
+            category: indent_fragment(render_json(prune_policy_templates(package, category)))
+            for category in sorted(template_only)
+        },
         counts=_counts(package),
         counts_with_templates=_counts_with_templates(package, closure),
     )

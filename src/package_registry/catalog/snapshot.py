@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from package_registry.packages.model import Package
-from package_registry.packages.render import render_json
 from package_registry.packages.versions import Constraint, Version
 
 __all__ = ["Catalog", "Entry", "Signature", "indent_fragment", "prune_policy_templates"]
@@ -68,6 +67,9 @@ class Entry:
     categories: frozenset[str]
     #: Categories X reached only through a policy template (ids and their parents).
     template_categories: frozenset[str]
+    #: For each of ``template_categories``, the fragment with policy templates pruned the
+    #: reference's way (4.7).
+    pruned: Mapping[str, bytes]
     #: /categories contributions of this package, without and with policy templates.
     counts: tuple[tuple[str, int], ...]
     counts_with_templates: tuple[tuple[str, int], ...]
@@ -94,7 +96,6 @@ class Catalog:
         "_firsts",
         "_groups",
         "_newest",
-        "_pruned",
         "by_capability",
         "by_category",
         "by_type",
@@ -136,8 +137,6 @@ class Catalog:
         self.by_capability = by_capability
         #: Per source, packages without a spec version, in discovery order.
         self.unspecified = unspecified
-        #: Policy-template-pruned fragments, made on first use (key: entry id, category).
-        self._pruned: dict[tuple[int, str], bytes] = {}
 
     def __len__(self) -> int:
         """Number of distinct name/version pairs."""
@@ -176,23 +175,14 @@ class Catalog:
         holding that version's entries in source order."""
         return self._groups.get(name, ())
 
-    def pruned_fragment(self, entry: Entry, category: str) -> bytes:
-        """The fragment of ``entry`` keeping only the policy templates listing ``category``.
-
-        This is the copy the reference returns for a package that matched a category
-        filter only through its policy templates (4.7); the key disappears when no
-        template lists the category itself. Made on first use, then remembered.
-        """
-        key = (id(entry), category)
-        fragment = self._pruned.get(key)
-        if fragment is None:
-            fragment = indent_fragment(render_json(prune_policy_templates(entry.package, category)))
-            self._pruned[key] = fragment
-        return fragment
-
 
 def prune_policy_templates(package: Package, category: str) -> dict[str, Any]:
-    """The search item of ``package`` with only the policy templates listing ``category``."""
+    """The search item of ``package`` keeping only the policy templates listing ``category``.
+
+    This is the copy the reference returns for a package that matched a category filter
+    only through its policy templates (4.7). Templates must list the category itself, so
+    one matched through a subcategory loses them all and the key disappears (quirk 21).
+    """
     summary = dict(package.summary)
     items = summary.get("policy_templates") or []
     kept = [

@@ -160,11 +160,11 @@ def _in_category(entry: Entry, category: str | None) -> bool:
     return category is None or category in entry.categories or category in entry.template_categories
 
 
-def fragment_for(catalog: Catalog, entry: Entry, category: str | None) -> bytes:
+def fragment_for(entry: Entry, category: str | None) -> bytes:
     """The /search item of a selected entry: pruned when only a template matched."""
     if category is None or category in entry.categories:
         return entry.fragment
-    return catalog.pruned_fragment(entry, category)
+    return entry.pruned[category]
 
 
 def _candidate_names(catalog: Catalog, query: SearchQuery) -> Iterable[str]:
@@ -251,4 +251,4 @@ def search(catalog: Catalog, query: SearchQuery) -> bytes:
     entries = search_entries(catalog, query)
     if category is None:
         return render_search([entry.fragment for entry in entries])
-    return render_search([fragment_for(catalog, entry, category) for entry in entries])
+    return render_search([fragment_for(entry, category) for entry in entries])

@@ -42,9 +42,7 @@ _BY_EXTENSION: dict[str, str] = {
     ".tgz": "application/gzip",
 }
 
-_BINARY_BYTES = frozenset(
-    b for b in range(0x20) if b not in (0x09, 0x0A, 0x0C, 0x0D, 0x1B)
-)
+_BINARY_BYTES = frozenset(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0C, 0x0D, 0x1B))
 
 
 def content_type_for(name: str, head: bytes | None = None) -> str:
