@@ -10,7 +10,9 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from package_registry import __version__
@@ -77,9 +79,21 @@ def _dry_run(settings: Settings) -> int:
 
 
 def _serve(settings: Settings, service_name: str) -> int:
+    metrics_dir = None
+    if settings.metrics_address and settings.workers > 1:
+        metrics_dir = tempfile.mkdtemp(prefix="package-registry-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        return _load_and_serve(settings, service_name)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.catalog.build import build_catalog
     from package_registry.catalog.holder import CatalogHolder
-    from package_registry.observability.metrics import Metrics, serve_metrics
+    from package_registry.observability.metrics import Metrics, exposed_registry, serve_metrics
     from package_registry.web.app import RegistryApp
     from package_registry.web.archives import ArchiveCache
     from package_registry.web.request import CacheTimes, Context
@@ -103,7 +117,7 @@ def _serve(settings: Settings, service_name: str) -> int:
         metrics = Metrics()
         metrics.describe_service(__version__, outcome.package_count)
         try:
-            serve_metrics(settings.metrics_address, metrics.registry)
+            serve_metrics(settings.metrics_address, exposed_registry(metrics))
         except OSError as err:
             log.critical(
                 "failed to start Prometheus metrics endpoint", extra={"error.message": str(err)}

@@ -2,20 +2,24 @@
 
 Metrics exist only when ``-metrics-address`` is set, as in the reference. With several
 HTTP worker processes the series are aggregated through prometheus-client's
-multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), which the server sets up.
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), which the command line sets up
+before anything imports prometheus-client.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    start_http_server,
+    generate_latest,
 )
 
 SIZE_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 65536, 262144)
@@ -83,16 +87,42 @@ class Metrics:
         self.response_size.labels(*labels).observe(sent)
 
 
-def serve_metrics(address: str, registry: CollectorRegistry) -> None:
+class _MetricsHandler(BaseHTTPRequestHandler):
+    """``GET /metrics`` in the Prometheus text format; any other path is a 404."""
+
+    registry: CollectorRegistry
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] != "/metrics":
+            body = b"404 page not found\n"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+        else:
+            body = generate_latest(self.registry)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+def serve_metrics(address: str, registry: CollectorRegistry) -> ThreadingHTTPServer:
     """Start the ``/metrics`` listener on ``host:port`` in a background thread."""
     host, _, port = address.rpartition(":")
-    start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
+    handler = type("Handler", (_MetricsHandler,), {"registry": registry})
+    server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
-def multiprocess_registry() -> CollectorRegistry | None:
-    """A registry that sums every worker's series, when running with several workers."""
+def exposed_registry(metrics: Metrics) -> CollectorRegistry:
+    """What the listener serves: the workers' series summed, or this process's own."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return None
+        return metrics.registry
     from prometheus_client import multiprocess
 
     registry = CollectorRegistry()
