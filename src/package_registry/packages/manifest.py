@@ -1,15 +1,15 @@
 """From a package's files to a ``Package``: the reference's model, defaults and checks.
 
-The reference maps ``manifest.yml`` and every ``data_stream/*/manifest.yml`` onto Go
-structs, fills in derived fields (paths, assets, releases, ingestion methods), validates
-the result and serialises it to the ``/package`` and ``/search`` documents. This module
-does the same in the same order, so that both the documents and the first error a broken
-package reports match. It reads files only through ``PackageReader``, so folders and zips
-share every rule.
+The reference maps ``manifest.yml`` and each ``data_stream/*/manifest.yml`` onto Go
+structs, derives paths, assets and defaults, validates, and serialises the ``/package``
+and ``/search`` documents; this module takes the same steps in the same order, so both
+the documents and the first error of a broken package match. Files are read only through
+``PackageReader``, so folders and zips share every rule.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
 from collections.abc import Iterable
@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import orjson
+import yaml
 
 from package_registry.packages.files import PackageFiles
 from package_registry.packages.model import Package, PolicyTemplateRef
@@ -36,12 +37,16 @@ from package_registry.packages.yamlload import (
     Field,
     Struct,
     YamlError,
-    encode_value,
-    is_empty,
+    as_bool,
+    compose_yaml,
+    go_float_text,
     load_yaml,
-    load_yaml_untyped,
+    mapping_items,
+    scalar_value,
     to_config,
-    unmarshal_error,
+    to_document,
+    type_error,
+    unmarshal_errors,
     unpack,
 )
 
@@ -97,45 +102,48 @@ class _Invalid(Exception):
 
 
 # --- the model ---------------------------------------------------------------------------
+# The reference's Go structs, field by field in declaration order (which is also their
+# JSON order). ``omitempty=False`` marks the fields Go always writes.
 
 
 def _struct(go_name: str, *fields: Field) -> Struct:
     return Struct(f"packages.{go_name}", fields)
 
 
+def _always(attr: str, kind: str = STR, *, required: bool = False) -> Field:
+    return Field(attr, kind, required=required, omitempty=False)
+
+
+_REPLACED_BY = _struct(
+    "ReplacedBy",
+    *(
+        Field(name, STR)
+        for name in ("package", "policy_template", "input", "data_stream", "variable")
+    ),
+)
 _DEPRECATED = _struct(
     "Deprecated",
-    Field("since", STR, omitempty=False),
-    Field("description", STR, omitempty=False),
-    Field(
-        "replaced_by",
-        OBJ,
-        struct=_struct(
-            "ReplacedBy",
-            *(
-                Field(name, STR)
-                for name in ("package", "policy_template", "input", "data_stream", "variable")
-            ),
-        ),
-    ),
+    _always("since"),
+    _always("description"),
+    Field("replaced_by", OBJ, struct=_REPLACED_BY),
 )
 _IMAGE = _struct(
     "Image",
-    Field("src", STR, required=True, omitempty=False),
-    Field("path", STR, omitempty=False),
+    _always("src", required=True),
+    _always("path"),
     Field("title", STR),
     Field("size", STR),
     Field("type", STR),
 )
 _VARIABLE = _struct(
     "Variable",
-    Field("name", STR, omitempty=False),
-    Field("type", STR, omitempty=False),
+    _always("name"),
+    _always("type"),
     Field("title", STR),
     Field("description", STR),
-    Field("multi", BOOL, omitempty=False),
-    Field("required", BOOL, omitempty=False),
-    Field("show_user", BOOL, omitempty=False),
+    _always("multi", BOOL),
+    _always("required", BOOL),
+    _always("show_user", BOOL),
     Field("default", ANY),
     Field("deprecated", OBJ, struct=_DEPRECATED),
 )
@@ -164,29 +172,23 @@ _INPUT = _struct(
     Field("deployment_modes", STRS),
     Field("deprecated", OBJ, struct=_DEPRECATED),
 )
+_DEFAULT_MODE = _struct("DefaultDeploymentMode", _always("enabled", BOOL))
+_AGENTLESS_MODE = _struct(
+    "AgentlessDeploymentMode",
+    _always("enabled", BOOL),
+    Field("is_default", PBOOL),
+    Field("release", STR),
+)
 _DEPLOYMENT_MODES = _struct(
     "DeploymentModes",
-    Field(
-        "default",
-        OBJ,
-        struct=_struct("DefaultDeploymentMode", Field("enabled", BOOL, omitempty=False)),
-    ),
-    Field(
-        "agentless",
-        OBJ,
-        struct=_struct(
-            "AgentlessDeploymentMode",
-            Field("enabled", BOOL, omitempty=False),
-            Field("is_default", PBOOL),
-            Field("release", STR),
-        ),
-    ),
+    Field("default", OBJ, struct=_DEFAULT_MODE),
+    Field("agentless", OBJ, struct=_AGENTLESS_MODE),
 )
 _POLICY_TEMPLATE = _struct(
     "PolicyTemplate",
-    Field("name", STR, required=True, omitempty=False),
-    Field("title", STR, required=True, omitempty=False),
-    Field("description", STR, required=True, omitempty=False),
+    _always("name", required=True),
+    _always("title", required=True),
+    _always("description", required=True),
     Field("data_streams", STRS),
     Field("inputs", OBJS, struct=_INPUT),
     Field("multiple", PBOOL),
@@ -201,166 +203,146 @@ _POLICY_TEMPLATE = _struct(
     Field("template_path", STR),
     Field("deprecated", OBJ, struct=_DEPRECATED),
 )
-#: The ``/search`` view of a policy template (fields copied from the full one).
+_BASE_POLICY_TEMPLATE_FIELDS = (
+    "name", "title", "description", "icons", "categories", "deployment_modes", "data_streams",
+    "deprecated",
+)  # fmt: skip
+#: The ``/search`` view of a policy template: some of its fields, in this order.
 _BASE_POLICY_TEMPLATE = _struct(
     "BasePolicyTemplate",
     *(
         field
-        for name in (
-            "name",
-            "title",
-            "description",
-            "icons",
-            "categories",
-            "deployment_modes",
-            "data_streams",
-            "deprecated",
-        )
+        for name in _BASE_POLICY_TEMPLATE_FIELDS
         for field in _POLICY_TEMPLATE.fields
         if field.attr == name
     ),
 )
-_VERSION_CONDITION = (Field("version", STR, omitempty=False),)
+_KIBANA_CONDITIONS = _struct("KibanaConditions", _always("version"))
+_AGENT_CONDITIONS = _struct("AgentConditions", _always("version"))
+_ELASTIC_CONDITIONS = _struct(
+    "ElasticConditions", _always("subscription"), Field("capabilities", STRS)
+)
 _CONDITIONS = _struct(
     "Conditions",
-    Field("kibana", OBJ, struct=_struct("KibanaConditions", *_VERSION_CONDITION)),
-    Field(
-        "elastic",
-        OBJ,
-        struct=_struct(
-            "ElasticConditions",
-            Field("subscription", STR, omitempty=False),
-            Field("capabilities", STRS),
-        ),
-    ),
-    Field("agent", OBJ, struct=_struct("AgentConditions", *_VERSION_CONDITION)),
+    Field("kibana", OBJ, struct=_KIBANA_CONDITIONS),
+    Field("elastic", OBJ, struct=_ELASTIC_CONDITIONS),
+    Field("agent", OBJ, struct=_AGENT_CONDITIONS),
 )
-_NAMED = (Field("name", STR, required=True, omitempty=False),)
+_OWNER = _struct("Owner", Field("type", STR), Field("github", STR))
+_SOURCE = _struct("Source", Field("license", STR))
+_DISCOVERY = _struct(
+    "Discovery",
+    Field("fields", OBJS, struct=_struct("DiscoveryField", _always("name", required=True))),
+    Field("datasets", OBJS, struct=_struct("DiscoveryDataset", _always("name", required=True))),
+)
 _REQUIREMENT = _struct(
-    "PackageRequirement",
-    Field("package", STR, required=True, omitempty=False),
-    Field("version", STR, required=True, omitempty=False),
+    "PackageRequirement", _always("package", required=True), _always("version", required=True)
 )
-_ROOT_PRIVILEGE = (
-    Field("privileges", OBJ, struct=_struct("AgentPrivileges", Field("root", BOOL))),
+_REQUIRES = _struct(
+    "PackageRequirements",
+    Field("input", OBJS, struct=_REQUIREMENT),
+    Field("content", OBJS, struct=_REQUIREMENT),
+)
+_ROOT_PRIVILEGES = _struct("AgentPrivileges", Field("root", BOOL))
+_AGENT = _struct("Agent", Field("privileges", OBJ, struct=_ROOT_PRIVILEGES))
+_CLUSTER_PRIVILEGES = _struct("PackageElasticsearchPrivileges", Field("cluster", STRS))
+_PACKAGE_ELASTICSEARCH = _struct(
+    "PackageElasticsearch", Field("privileges", OBJ, struct=_CLUSTER_PRIVILEGES)
+)
+_INDICES_PRIVILEGES = _struct("DataStreamElasticsearchPrivileges", Field("indices", STRS))
+_DATA_STREAM_ELASTICSEARCH = _struct(
+    "DataStreamElasticsearch",
+    Field("index_template_settings", MAP, key="index_template.settings"),
+    Field("index_template_mappings", MAP, key="index_template.mappings"),
+    Field("ingest_pipeline_name", STR, key="ingest_pipeline.name"),
+    Field("privileges", OBJ, struct=_INDICES_PRIVILEGES),
 )
 _DATA_STREAM = _struct(
     "DataStream",
-    Field("type", STR, required=True, omitempty=False),
+    _always("type", required=True),
     Field("dataset", STR),
     Field("hidden", BOOL),
     Field("ilm_policy", STR),
     Field("dataset_is_prefix", BOOL),
-    Field("title", STR, required=True, omitempty=False),
+    _always("title", required=True),
     Field("release", STR),
     Field("ingest_pipeline", STR),
     Field("streams", OBJS, struct=_STREAM),
     Field("package", STR),
-    Field(
-        "elasticsearch",
-        OBJ,
-        struct=_struct(
-            "DataStreamElasticsearch",
-            Field("index_template_settings", MAP, key="index_template.settings"),
-            Field("index_template_mappings", MAP, key="index_template.mappings"),
-            Field("ingest_pipeline_name", STR, key="ingest_pipeline.name"),
-            Field(
-                "privileges",
-                OBJ,
-                struct=_struct("DataStreamElasticsearchPrivileges", Field("indices", STRS)),
-            ),
-        ),
-    ),
-    Field("agent", OBJ, struct=_struct("DataStreamAgent", *_ROOT_PRIVILEGE)),
+    Field("elasticsearch", OBJ, struct=_DATA_STREAM_ELASTICSEARCH),
+    Field("agent", OBJ, struct=_AGENT),
     Field("path", STR),
     Field("deprecated", OBJ, struct=_DEPRECATED),
 )
 _BASE_DATA_STREAM = _struct(
     "BaseDataStream",
     Field("type", STR),
-    Field("dataset", STR, omitempty=False),
-    Field("title", STR, omitempty=False),
+    _always("dataset"),
+    _always("title"),
     Field("deprecated", OBJ, struct=_DEPRECATED),
 )
 _PACKAGE = _struct(
     "Package",
-    Field("name", STR, omitempty=False),
+    _always("name"),
     Field("title", PSTR),
-    Field("version", STR, omitempty=False),
+    _always("version"),
     Field("release", STR),
-    Field("source", OBJ, struct=_struct("Source", Field("license", STR))),
-    Field("description", STR, omitempty=False),
-    Field("type", STR, omitempty=False),
-    Field("download", STR, omitempty=False),
-    Field("path", STR, omitempty=False),
+    Field("source", OBJ, struct=_SOURCE),
+    _always("description"),
+    _always("type"),
+    _always("download"),
+    _always("path"),
     Field("icons", OBJS, struct=_IMAGE),
     Field("policy_templates_behavior", STR),
     Field("conditions", OBJ, struct=_CONDITIONS),
-    Field("owner", OBJ, struct=_struct("Owner", Field("type", STR), Field("github", STR))),
+    Field("owner", OBJ, struct=_OWNER),
     Field("categories", STRS),
     Field("signature_path", STR),
-    Field(
-        "discovery",
-        OBJ,
-        struct=_struct(
-            "Discovery",
-            Field("fields", OBJS, struct=_struct("DiscoveryField", *_NAMED)),
-            Field("datasets", OBJS, struct=_struct("DiscoveryDataset", *_NAMED)),
-        ),
-    ),
+    Field("discovery", OBJ, struct=_DISCOVERY),
     Field("deprecated", OBJ, struct=_DEPRECATED),
-    Field(
-        "requires",
-        OBJ,
-        struct=_struct(
-            "PackageRequirements",
-            Field("input", OBJS, struct=_REQUIREMENT),
-            Field("content", OBJS, struct=_REQUIREMENT),
-        ),
-    ),
+    Field("requires", OBJ, struct=_REQUIRES),
     Field("group", STR),
-    Field("format_version", STR, omitempty=False),
+    _always("format_version"),
     Field("readme", PSTR),
     Field("license", STR),
     Field("screenshots", OBJS, struct=_IMAGE),
     Field("assets", STRS),
     Field("policy_templates", OBJS, struct=_POLICY_TEMPLATE),
     Field("vars", OBJS, struct=_VARIABLE),
-    Field(
-        "elasticsearch",
-        OBJ,
-        struct=_struct(
-            "PackageElasticsearch",
-            Field(
-                "privileges",
-                OBJ,
-                struct=_struct("PackageElasticsearchPrivileges", Field("cluster", STRS)),
-            ),
-        ),
-    ),
-    Field("agent", OBJ, struct=_struct("PackageAgent", *_ROOT_PRIVILEGE)),
+    Field("elasticsearch", OBJ, struct=_PACKAGE_ELASTICSEARCH),
+    Field("agent", OBJ, struct=_AGENT),
     # Filled in after mapping, never read from the manifest.
     Field("base_policy_templates", OBJS, None, _BASE_POLICY_TEMPLATE, json="policy_templates"),
     Field("data_streams", OBJS, None, _DATA_STREAM, json="data_streams"),
     Field("base_data_streams", OBJS, None, _BASE_DATA_STREAM, json="data_streams"),
 )
-
 _PACKAGE_FIELDS = {field.attr: field for field in _PACKAGE.fields}
-#: Key order of the ``/package`` document (section 6.1) and of a ``/search`` item (6.2).
-_FULL_ORDER = (
-    "name", "title", "version", "release", "source", "description", "type", "download",
-    "path", "icons", "policy_templates_behavior", "conditions", "owner", "categories",
-    "signature_path", "discovery", "deprecated", "requires", "group", "format_version",
-    "readme", "license", "screenshots", "assets", "policy_templates", "data_streams",
-    "vars", "elasticsearch", "agent",
+#: The ``/package`` document (section 6.1) and the ``/search`` item (6.2), in key order.
+_FULL = Struct(
+    "Package",
+    tuple(
+        _PACKAGE_FIELDS[attr]
+        for attr in (
+            "name", "title", "version", "release", "source", "description", "type", "download",
+            "path", "icons", "policy_templates_behavior", "conditions", "owner", "categories",
+            "signature_path", "discovery", "deprecated", "requires", "group", "format_version",
+            "readme", "license", "screenshots", "assets", "policy_templates", "data_streams",
+            "vars", "elasticsearch", "agent",
+        )
+    ),
 )  # fmt: skip
-_SUMMARY_ORDER = (
-    "name", "title", "version", "release", "source", "description", "type", "download",
-    "path", "icons", "policy_templates_behavior", "base_policy_templates", "conditions",
-    "owner", "categories", "signature_path", "discovery", "base_data_streams", "deprecated",
-    "requires", "group",
+_SUMMARY = Struct(
+    "BasePackage",
+    tuple(
+        _PACKAGE_FIELDS[attr]
+        for attr in (
+            "name", "title", "version", "release", "source", "description", "type", "download",
+            "path", "icons", "policy_templates_behavior", "base_policy_templates", "conditions",
+            "owner", "categories", "signature_path", "discovery", "base_data_streams",
+            "deprecated", "requires", "group",
+        )
+    ),
 )  # fmt: skip
-_SUMMARY_KEYS = tuple(_PACKAGE_FIELDS[attr].json for attr in _SUMMARY_ORDER)
 
 _RELEASES = ("experimental", "beta", "ga")
 _AGENTLESS_RELEASES = ("beta", "ga")
@@ -373,28 +355,22 @@ _REQUIRED_FIELDS = (
 )
 
 
-def _document(record: dict[str, Any], order: Iterable[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for attr in order:
-        field = _PACKAGE_FIELDS[attr]
-        value = record[attr]
-        if field.omitempty and is_empty(field, value):
-            continue
-        out[field.json] = encode_value(field, value)  # type: ignore[index]
-    return out
-
-
 def with_deprecation(package: Package, notice: dict[str, Any]) -> Package:
     """A copy of ``package`` whose package-level ``deprecated`` notice is ``notice``."""
     return replace(
         package,
-        full=_with_key(package.full, _FULL_ORDER, "deprecated", notice),
-        summary=_with_key(package.summary, _SUMMARY_KEYS, "deprecated", notice),
+        full=_with_deprecated(package.full, _FULL, notice),
+        summary=_with_deprecated(package.summary, _SUMMARY, notice),
     )
 
 
-def _with_key(doc: dict[str, Any], order: Iterable[str], key: str, value: Any) -> dict[str, Any]:
-    return {k: value if k == key else doc[k] for k in order if k == key or k in doc}
+def _with_deprecated(doc: dict[str, Any], struct: Struct, notice: Any) -> dict[str, Any]:
+    keys = (field.json for field in struct.fields)
+    return {
+        key: notice if key == "deprecated" else doc[key]
+        for key in keys
+        if key == "deprecated" or key in doc
+    }
 
 
 # --- small Go helpers ----------------------------------------------------------------------
@@ -448,17 +424,18 @@ def _default_release(version: Version) -> str:
 
 
 def _sprint(value: Any) -> str:
-    """Go's ``%v`` of a value decoded from YAML (used in field-definition messages)."""
+    """Go's ``%v`` of a scalar decoded from YAML."""
     if value is None:
         return "<nil>"
-    if isinstance(value, list):
-        return "[" + " ".join(_sprint(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{_sprint(k)}:{_sprint(v)}" for k, v in value.items()) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return go_float_text(value)
     return str(value)
 
 
-_FAILURES = (_Invalid, ReaderError, YamlError, ConfigError)
+#: Everything a broken package raises; the texts are the reference's errors.
+_FAILURES = (_Invalid, ReaderError, YamlError, ConfigError, VersionError, ConstraintError)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -482,40 +459,33 @@ class _Loader:
     def __init__(self, reader: PackageReader, validate: bool) -> None:
         self.reader = reader
         self.validate = validate
-        self._levels: list[list[Entry]] | None = None
+        self._by_depth: dict[int, list[Entry]] | None = None
+        self._by_parent: dict[str, list[Entry]] = {}
 
     # files
 
-    def levels(self, pattern: str) -> list[list[Entry]]:
-        """Entries grouped by depth (index 0 is depth 1), up to the first empty depth."""
-        if self._levels is None:
+    def listing(self, pattern: str) -> dict[int, list[Entry]]:
+        """The package's entries by depth (0 = top level), listed on first use.
+
+        ``pattern`` is the glob the reference would be running, for its error message.
+        """
+        if self._by_depth is None:
             try:
                 entries = self.reader.walk()
             except ReaderError as exc:
                 raise _Invalid(
                     f"failed to obtain path under package root path ({pattern}): {exc}"
                 ) from None
-            by_depth: dict[int, list[Entry]] = {}
+            self._by_depth = {}
             for entry in entries:
-                by_depth.setdefault(entry.path.count("/"), []).append(entry)
-            self._levels = []
-            while len(self._levels) in by_depth:
-                self._levels.append(by_depth[len(self._levels)])
-        return self._levels
+                self._by_depth.setdefault(entry.path.count("/"), []).append(entry)
+                self._by_parent.setdefault(entry.path.rpartition("/")[0], []).append(entry)
+        return self._by_depth
 
-    def glob(self, pattern: str) -> list[Entry]:
-        """The reference's ``Glob``: entries whose path matches ``pattern`` (``*`` = a name)."""
-        parts = pattern.split("/")
-        levels = self.levels(pattern)
-        if len(parts) > len(levels):
-            return []
-        return [
-            entry
-            for entry in levels[len(parts) - 1]
-            if all(
-                want in ("*", got) for want, got in zip(parts, entry.path.split("/"), strict=True)
-            )
-        ]
+    def children(self, directory: str) -> list[Entry]:
+        """The reference's ``Glob("<directory>/*")``, in listing order."""
+        self.listing(f"{directory}/*")
+        return self._by_parent.get(directory, [])
 
     # package
 
@@ -681,8 +651,10 @@ class _Loader:
     def assets(self, name: str, prefix: str) -> list[str]:
         """Files breadth-first by depth; a directory name with ``-`` fails the package."""
         assets = []
-        for level in self.levels("*"):
-            for entry in level:
+        by_depth = self.listing("*")
+        depth = 0
+        while depth in by_depth:
+            for entry in by_depth[depth]:
                 if ".DS_Store" in entry.name:
                     continue
                 is_dir = entry.is_dir
@@ -695,6 +667,7 @@ class _Loader:
                         )
                     continue
                 assets.append(prefix + entry.path)
+            depth += 1
         return assets
 
     def package(
@@ -732,6 +705,10 @@ class _Loader:
         elastic = record["conditions"] and record["conditions"]["elastic"]
         capabilities = elastic and elastic["capabilities"]
         internal = config.get("internal") if isinstance(config, dict) else None
+        try:
+            internal = internal is not None and as_bool(internal, "internal")
+        except ConfigError:
+            internal = False  # our extension: a value the reference would ignore hides nothing
         return Package(
             name=name,
             version=version,
@@ -752,9 +729,9 @@ class _Loader:
             spec=spec,
             discovery_fields=fields,
             discovery_datasets=datasets,
-            internal=internal is True or internal in ("1", "t", "T", "TRUE", "true", "True"),
-            full=_document(record, _FULL_ORDER),
-            summary=_document(record, _SUMMARY_ORDER),
+            internal=internal,
+            full=to_document(record, _FULL),
+            summary=to_document(record, _SUMMARY),
             files=self.reader,
         )
 
@@ -763,8 +740,12 @@ class _Loader:
     def data_streams(self, record: dict[str, Any], *, validating: bool) -> list[dict[str, Any]]:
         """Every ``data_stream/<dir>/manifest.yml``, loaded (and checked when ``validating``)."""
         streams = []
-        for entry in self.glob("data_stream/*/manifest.yml"):
-            directory = entry.path.split("/")[1]
+        manifests = [
+            entry.path.split("/")
+            for entry in self.listing("data_stream/*/manifest.yml").get(2, [])
+            if entry.path.startswith("data_stream/") and entry.path.endswith("/manifest.yml")
+        ]
+        for _, directory, _ in manifests:
             base = f"data_stream/{directory}"
             try:
                 stream, manifest_pipeline = self.data_stream(record, directory)
@@ -826,7 +807,7 @@ class _Loader:
             raise _Invalid(f"invalid release: {_quote(stream['release'])}")
         pipelines = [
             entry.name
-            for entry in self.glob(f"data_stream/{directory}/elasticsearch/ingest_pipeline/*")
+            for entry in self.children(f"data_stream/{directory}/elasticsearch/ingest_pipeline")
         ]
         has_default = any(
             posixpath.basename(name.rstrip("/")) in ("default.json", "default.yml")
@@ -839,9 +820,8 @@ class _Loader:
         elif not stream["ingest_pipeline"] and has_default:
             stream["ingest_pipeline"] = "default"
         if not stream["ingest_pipeline"] and pipelines:
-            raise _Invalid(
-                f"unused pipelines in the package (dataset: {stream['dataset']}): {','.join(pipelines)}"
-            )
+            dataset, names = stream["dataset"], ",".join(pipelines)
+            raise _Invalid(f"unused pipelines in the package (dataset: {dataset}): {names}")
         return stream, manifest_pipeline
 
     def check_data_stream(self, stream: dict[str, Any], directory: str) -> None:
@@ -892,8 +872,8 @@ class _Loader:
 
     def check_required_fields(self, directory: str) -> None:
         """``data_stream.*`` must be ``constant_keyword`` and ``@timestamp`` a ``date``."""
-        definitions: list[Any] = []
-        for entry in self.glob(f"data_stream/{directory}/fields/*"):
+        definitions: list[_Definition] = []
+        for entry in self.children(f"data_stream/{directory}/fields"):
             try:
                 data = self.reader.read(entry.name)
             except ReaderError as exc:
@@ -912,7 +892,7 @@ class _Loader:
                     raise _Invalid(f"finding field failed (searchedName: {name}): {exc}") from None
             if found != expected:
                 raise _Invalid(
-                    f"wrong field type for '{name}' (expected: {expected}, got: {_sprint(found)})"
+                    f"wrong field type for '{name}' (expected: {expected}, got: {found})"
                 )
 
 
@@ -940,9 +920,9 @@ def _check_pipeline_document(reader: PackageReader, path: str) -> None:
                 " map[string]interface {}"
             )
     elif extension == ".yml":
-        document = load_yaml_untyped(data)
-        if document is not None and not isinstance(document, dict):
-            raise _Invalid(unmarshal_error(data, "map[string]interface {}"))
+        root = compose_yaml(data)
+        if root is not None and not isinstance(root, yaml.MappingNode) and not _is_null(root):
+            raise _Invalid(unmarshal_errors([type_error(root, "map[string]interface {}")]))
     else:
         raise _Invalid(f"unsupported pipeline extension (path: {path}, ext: {extension})")
 
@@ -957,35 +937,112 @@ def _json_kind(document: Any) -> str:
     return "number"
 
 
-def _field_definitions(data: bytes) -> list[Any]:
-    """The field definitions of one ``fields/*.yml`` (yaml.v2 into ``[]MapStr``)."""
-    document = load_yaml_untyped(data)
-    if document is None:
-        return []
-    if not isinstance(document, list):
-        raise _Invalid(unmarshal_error(data, "[]util.MapStr"))
-    if not all(item is None or isinstance(item, dict) for item in document):
-        raise _Invalid(unmarshal_error(data, "[]util.MapStr", "util.MapStr"))
-    return document
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and scalar_value(node) is None
 
 
-def _find_field(definitions: list[Any], name: str) -> Any:
+def _text(node: yaml.Node) -> str:
+    """Go's ``%v`` of the value yaml.v2 decodes from ``node``."""
+    if isinstance(node, yaml.ScalarNode):
+        return _sprint(scalar_value(node))
+    if isinstance(node, yaml.SequenceNode):
+        return "[" + " ".join(_text(item) for item in node.value) + "]"
+    return "map[" + " ".join(f"{_text(k)}:{_text(v)}" for k, v in node.value) + "]"
+
+
+@dataclass(frozen=True, slots=True)
+class _Definition:
+    """What the required-fields check reads from one field definition."""
+
+    #: ``None`` when the definition has no ``name`` (or is a null list item).
+    name: str | None
+    #: ``None`` when the definition has no ``type``.
+    type: str | None
+    #: A group's children, or why they cannot be read; ``None`` without ``fields``.
+    children: tuple[_Definition, ...] | str | None = None
+
+
+_GROUPS = frozenset(name.split(".")[0] for name, _ in _REQUIRED_FIELDS if "." in name)
+_DEFINITIONS_CACHE: dict[bytes, tuple[_Definition, ...] | str] = {}
+_DEFINITIONS_CACHE_SIZE = 4096
+
+
+def _field_definitions(data: bytes) -> tuple[_Definition, ...]:
+    """The definitions of one ``fields/*.yml``; identical files are parsed once."""
+    key = hashlib.blake2b(data, digest_size=16).digest()
+    result = _DEFINITIONS_CACHE.get(key)
+    if result is None:
+        try:
+            result = _parse_definitions(data)
+        except (YamlError, _Invalid) as exc:
+            result = str(exc)
+        if len(_DEFINITIONS_CACHE) >= _DEFINITIONS_CACHE_SIZE:
+            _DEFINITIONS_CACHE.clear()
+        _DEFINITIONS_CACHE[key] = result
+    if isinstance(result, str):
+        raise _Invalid(result)
+    return result
+
+
+def _parse_definitions(data: bytes) -> tuple[_Definition, ...]:
+    """yaml.v2 decoding a fields file into ``[]MapStr``, reduced to what the check reads."""
+    root = compose_yaml(data)
+    if root is None or _is_null(root):
+        return ()
+    if not isinstance(root, yaml.SequenceNode):
+        raise _Invalid(unmarshal_errors([type_error(root, "[]util.MapStr")]))
+    errors = [
+        type_error(item, "util.MapStr")
+        for item in root.value
+        if not isinstance(item, yaml.MappingNode) and not _is_null(item)
+    ]
+    if errors:
+        raise _Invalid(unmarshal_errors(errors))
+    return tuple(
+        _definition(mapping_items(item), nested=False)
+        if isinstance(item, yaml.MappingNode)
+        else _Definition(None, None)
+        for item in root.value
+    )
+
+
+def _definition(items: dict[str, yaml.Node], *, nested: bool) -> _Definition:
+    name = _text(items["name"]) if "name" in items else None
+    kind = _text(items["type"]) if "type" in items else None
+    if nested or name not in _GROUPS or "fields" not in items:
+        return _Definition(name, kind)
+    children = items["fields"]
+    if not isinstance(children, yaml.SequenceNode):
+        return _Definition(name, kind, "fields was not []MapStr")
+    for child in children.value:
+        if not isinstance(child, yaml.MappingNode):
+            return _Definition(
+                name, kind, f"cannot create MapStr: unable to convert {_text(child)} to known type"
+            )
+    return _Definition(
+        name,
+        kind,
+        tuple(_definition(mapping_items(child), nested=True) for child in children.value),
+    )
+
+
+def _find_field(definitions: Iterable[_Definition], name: str) -> str:
     """The type of the definition named ``name`` (``findField``)."""
     for definition in definitions:
-        if not isinstance(definition, dict) or "name" not in definition:
+        if definition.name is None:
             raise _Invalid("cannot get value (key: name): key not found")
-        if definition["name"] != name:
+        if definition.name != name:
             continue
-        if "type" not in definition:
+        if definition.type is None:
             raise _Invalid("cannot get value (key: type): key not found")
-        if definition["type"] == "":
+        if definition.type in ("", "<nil>"):
             raise _Invalid(f"field '{name}' found, but type is undefined")
-        return definition["type"]
+        return definition.type
     raise _Invalid(f"field '{name}' not found")
 
 
-def _find_nested_field(definitions: list[Any], name: str) -> Any:
-    """``findFieldSplit``: ``a.b`` as ``b`` inside the ``fields`` of the definition ``a``."""
+def _find_nested_field(definitions: Iterable[_Definition], name: str) -> str:
+    """``findFieldSplit``: ``a.b`` as ``b`` among the ``fields`` of the definition ``a``."""
     *groups, last = name.split(".")
     current = definitions
     for group in groups:
@@ -996,23 +1053,15 @@ def _find_nested_field(definitions: list[Any], name: str) -> Any:
     return _find_field(current, last)
 
 
-def _group_fields(definitions: list[Any], group: str) -> list[Any]:
+def _group_fields(definitions: Iterable[_Definition], group: str) -> tuple[_Definition, ...]:
     for definition in definitions:
-        if not isinstance(definition, dict) or "name" not in definition:
+        if definition.name is None:
             raise _Invalid("cannot get value (key: name): key not found")
-        if definition["name"] != group:
+        if definition.name != group:
             continue
-        if "fields" not in definition:
+        if definition.children is None:
             raise _Invalid("cannot get fields: key not found")
-        children = definition["fields"]
-        if not isinstance(children, list):
-            raise _Invalid("fields was not []MapStr")
-        nested = []
-        for child in children:
-            if not isinstance(child, dict):
-                raise _Invalid(
-                    f"cannot create MapStr: unable to convert {_sprint(child)} to known type"
-                )
-            nested.append({_sprint(key): _sprint(value) for key, value in child.items()})
-        return nested
+        if isinstance(definition.children, str):
+            raise _Invalid(definition.children)
+        return definition.children
     raise _Invalid(f"field '{group}' not found")

@@ -1,15 +1,14 @@
-"""Manifest YAML read the way the reference reads it: yaml.v2 scalars, then go-ucfg.
+"""Manifest YAML read the way the reference reads it: yaml.v2 values, then go-ucfg.
 
-The reference parses manifests with gopkg.in/yaml.v2 (YAML 1.1: ``y``/``on`` are
-booleans, ``0x1f`` and ``1_000`` are integers, ``1e3`` is a float, timestamps stay
-strings) and maps them with go-ucfg, which splits dotted keys into nested objects and
-coerces values into typed fields in its own way. libyaml does the parsing here; this
-module supplies the scalar rules, the dotted-key merge and the field coercions, each
-with the reference's error text.
+The reference decodes manifests with gopkg.in/yaml.v2 (YAML 1.1: ``y`` and ``on`` are
+booleans, ``0x1f`` and ``1_000`` integers, timestamps stay text) and maps them onto
+structs with go-ucfg, which splits dotted keys into nested objects and coerces values its
+own way. This module rebuilds both on libyaml's parser, error texts included.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,9 +33,6 @@ class ConfigError(ValueError):
 
 # --- scalars -----------------------------------------------------------------------------
 
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_NULL_TAG = "tag:yaml.org,2002:null"
-_NUMBER_TAG = "tag:go-yaml:number"
 _BOOLS = {
     **dict.fromkeys(
         ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True
@@ -72,7 +68,7 @@ def _go_int(text: str) -> int | None:
     return None
 
 
-def resolve_plain(text: str) -> Any:
+def _resolve_plain(text: str) -> Any:
     """Resolve an unquoted scalar starting with a digit, a sign or a dot, as yaml.v2 does."""
     special = _SPECIAL_FLOATS.get(text)
     if special is not None:
@@ -88,47 +84,6 @@ def resolve_plain(text: str) -> Any:
         if value not in (float("inf"), float("-inf")):
             return value
     return text
-
-
-class _GoYamlLoader(yaml.CSafeLoader):
-    """libyaml parser with yaml.v2's implicit typing of plain scalars."""
-
-
-_GoYamlLoader.yaml_implicit_resolvers = {}
-_GoYamlLoader.add_implicit_resolver(
-    _BOOL_TAG, re.compile(r"^(?:%s)$" % "|".join(_BOOLS)), list("yYnNtTfFoO")
-)
-_GoYamlLoader.add_implicit_resolver(
-    _NULL_TAG, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
-)
-_GoYamlLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
-_GoYamlLoader.add_implicit_resolver(_NUMBER_TAG, re.compile(r"^[-+.0-9]"), list("-+.0123456789"))
-
-
-def _construct_bool(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> Any:
-    return _BOOLS.get(node.value, node.value)
-
-
-def _construct_number(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> Any:
-    return resolve_plain(node.value) if node.value else None
-
-
-def _construct_text(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> Any:
-    return node.value
-
-
-def _construct_binary(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> Any:
-    raw = yaml.SafeLoader.construct_yaml_binary(loader, node)  # type: ignore[arg-type]
-    return raw.decode("utf-8", "replace")
-
-
-_GoYamlLoader.add_constructor(_BOOL_TAG, _construct_bool)
-_GoYamlLoader.add_constructor(_NUMBER_TAG, _construct_number)
-_GoYamlLoader.add_constructor("tag:yaml.org,2002:int", _construct_number)
-_GoYamlLoader.add_constructor("tag:yaml.org,2002:float", _construct_number)
-_GoYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
-_GoYamlLoader.add_constructor("tag:yaml.org,2002:merge", _construct_text)
-_GoYamlLoader.add_constructor("tag:yaml.org,2002:binary", _construct_binary)
 
 
 def _yaml_error(exc: yaml.YAMLError) -> YamlError:
@@ -147,24 +102,145 @@ def _yaml_error(exc: yaml.YAMLError) -> YamlError:
     return YamlError(f"yaml: {where}{problem}")
 
 
-def _load_first_document(data: bytes, loader_class: type[yaml.BaseLoader]) -> Any:
-    loader = loader_class(data)
+class _Composer(yaml.CBaseLoader):
+    """libyaml parser building nodes only: scalars keep their text, typing happens later.
+
+    The per-node resolver hooks are C builtins that do nothing (``"".format`` returns
+    ``""`` whatever it is given), so composing calls no Python code of its own.
+    """
+
+    resolve = descend_resolver = ascend_resolver = "".format
+
+
+def compose_yaml(data: bytes) -> yaml.Node | None:
+    """The node tree of the first document (cheaper than building Python values)."""
+    loader = _Composer(data)
     try:
-        return loader.get_data() if loader.check_data() else None
+        return loader.get_node() if loader.check_node() else None
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from None
     finally:
         loader.dispose()
 
 
+_TAG_PREFIX = "tag:yaml.org,2002:"
+_NULLS = ("", "~", "null", "Null", "NULL")
+_NUMERIC_START = frozenset("-+.0123456789")
+
+
+def scalar_value(node: yaml.ScalarNode) -> Any:
+    """The value yaml.v2 decodes from a scalar: plain ones are typed, quoted ones are text."""
+    text = node.value
+    if node.tag:
+        kind = node.tag.removeprefix(_TAG_PREFIX)
+        if kind == "binary":
+            try:
+                raw = base64.b64decode(text.replace("\n", "").replace("\r", ""), validate=True)
+                return raw.decode("utf-8", "replace")
+            except ValueError:
+                raise YamlError("yaml: !!binary value contains invalid base64 data") from None
+        if kind in ("int", "float", "bool", "null"):
+            return _plain_value(text)
+        return text
+    if node.style:
+        return text
+    return _plain_value(text)
+
+
+def _plain_value(text: str) -> Any:
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return _BOOLS[text]
+    if text[0] in _NUMERIC_START:
+        return _resolve_plain(text)
+    return text
+
+
+def _is_merge(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.value == "<<" and not node.style
+
+
+class _Decoder:
+    """yaml.v2's decoding of a node tree into ``interface{}`` values.
+
+    Aliases are expanded; a self-containing anchor and excessive aliasing (yaml.v2's
+    ratio rule against "billion laughs" documents) are errors, as in yaml.v2.
+    """
+
+    def __init__(self) -> None:
+        self.decoded = 0
+        self.aliased = 0
+        self.seen: set[int] = set()
+        self.active: set[int] = set()
+
+    def decode(self, node: yaml.Node, in_alias: bool = False) -> Any:
+        self.decoded += 1
+        if isinstance(node, yaml.ScalarNode):
+            if in_alias:
+                self._count_alias()
+            return scalar_value(node)
+        key = id(node)
+        if key in self.active:
+            raise YamlError("yaml: anchor value contains itself")
+        in_alias = in_alias or key in self.seen
+        if in_alias:
+            self._count_alias()
+        self.seen.add(key)
+        self.active.add(key)
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.decode(item, in_alias) for item in node.value]
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if _is_merge(key_node):
+                    self._merge(value_node, out, in_alias)
+                    continue
+                map_key = self.decode(key_node, in_alias)
+                if isinstance(map_key, (dict, list)):
+                    raise YamlError(f"yaml: invalid map key: {map_key!r}")
+                out[map_key] = self.decode(value_node, in_alias)
+            return out
+        finally:
+            self.active.discard(key)
+
+    def _merge(self, node: yaml.Node, out: dict[Any, Any], in_alias: bool) -> None:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        for source in reversed(sources):
+            value = self.decode(source, in_alias)
+            if not isinstance(value, dict):
+                raise YamlError("yaml: map merge requires map or sequence of maps as the value")
+            out.update(value)
+
+    def _count_alias(self) -> None:
+        self.aliased += 1
+        if self.aliased > 100 and self.decoded > 1000:
+            low, high = 400_000, 4_000_000
+            allowed = 0.99 - 0.89 * (min(max(self.decoded, low), high) - low) / (high - low)
+            if self.aliased / self.decoded > allowed:
+                raise YamlError("yaml: document contains excessive aliasing")
+
+
 def load_yaml(data: bytes) -> Any:
-    """Parse the first YAML document of ``data`` with yaml.v2's scalar typing."""
-    return _load_first_document(data, _GoYamlLoader)
+    """Parse the first YAML document of ``data`` into the values yaml.v2 would give."""
+    root = compose_yaml(data)
+    return None if root is None else _Decoder().decode(root)
 
 
-def load_yaml_untyped(data: bytes) -> Any:
-    """Parse the first document keeping every scalar as its text (structure checks only)."""
-    return _load_first_document(data, yaml.CBaseLoader)
+def mapping_items(node: yaml.MappingNode) -> dict[str, yaml.Node]:
+    """A mapping node's entries by key text, ``<<`` merges applied as yaml.v2 does."""
+    items: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        if key.value == "<<" and not key.style:
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, yaml.MappingNode):
+                    items.update(mapping_items(source))
+        else:
+            items[key.value] = value
+    return items
 
 
 def _short_tag(node: yaml.Node) -> str:
@@ -172,19 +248,15 @@ def _short_tag(node: yaml.Node) -> str:
         return "!!map"
     if isinstance(node, yaml.SequenceNode):
         return "!!seq"
-    if node.tag == _NUMBER_TAG:
-        value = resolve_plain(node.value)
-        return (
-            "!!str"
-            if isinstance(value, str)
-            else "!!float"
-            if isinstance(value, float)
-            else "!!int"
-        )
-    return "!!" + node.tag.rsplit(":", 1)[-1]
+    value = scalar_value(node)
+    for kind, tag in ((bool, "!!bool"), (int, "!!int"), (float, "!!float"), (str, "!!str")):
+        if isinstance(value, kind):
+            return tag
+    return "!!null"
 
 
-def _type_error(node: yaml.Node, target: str) -> str:
+def type_error(node: yaml.Node, target: str) -> str:
+    """One line of yaml.v2's ``unmarshal errors`` for ``node`` not fitting ``target``."""
     where = f"line {node.start_mark.line + 1}: cannot unmarshal {_short_tag(node)}"
     if isinstance(node, yaml.ScalarNode):
         value = node.value if len(node.value) <= 10 else node.value[:7] + "..."
@@ -192,29 +264,15 @@ def _type_error(node: yaml.Node, target: str) -> str:
     return f"{where} into {target}"
 
 
-def unmarshal_error(data: bytes, target: str, item_target: str | None = None) -> str:
-    """yaml.v2's type error for a document that is not a ``target`` (or whose items are not
-    ``item_target``, for a sequence of mappings)."""
-    loader = _GoYamlLoader(data)
-    try:
-        root = loader.get_single_node()
-    finally:
-        loader.dispose()
-    if item_target is None or not isinstance(root, yaml.SequenceNode):
-        errors = [_type_error(root, target)]
-    else:
-        errors = [
-            _type_error(item, item_target)
-            for item in root.value
-            if not isinstance(item, yaml.MappingNode) and item.tag != _NULL_TAG
-        ]
-    return "yaml: unmarshal errors:\n  " + "\n  ".join(errors)
+def unmarshal_errors(lines: list[str]) -> str:
+    """yaml.v2's ``TypeError`` text."""
+    return "yaml: unmarshal errors:\n  " + "\n  ".join(lines)
 
 
 # --- go-ucfg: dotted keys ----------------------------------------------------------------
 
 
-def type_name(value: Any) -> str:
+def _type_name(value: Any) -> str:
     """go-ucfg's name for the type of a value (used in its error messages)."""
     if isinstance(value, bool):
         return "bool"
@@ -227,6 +285,10 @@ def type_name(value: Any) -> str:
     if value is None:
         return "any"
     return "object"
+
+
+def _expected_object(value: Any, path: str) -> ConfigError:
+    return ConfigError(f"required 'object', but found '{_type_name(value)}' in field '{path}'")
 
 
 def _go_top_level_type(value: Any) -> str:
@@ -277,10 +339,7 @@ def _set_path(root: dict[str, Any], parts: list[str], key: str, value: Any) -> N
                 node[rest] = node = {}
             break
         if not isinstance(child, dict):
-            where = ".".join(parts[: depth + 1])
-            raise ConfigError(
-                f"required 'object', but found '{type_name(child)}' in field '{where}'"
-            )
+            raise _expected_object(child, ".".join(parts[: depth + 1]))
         node = child
     last = parts[-1]
     old = node.get(last)
@@ -313,7 +372,7 @@ def _merge(old: Any, new: Any) -> Any:
 
 def _shortest_digits(value: float) -> tuple[str, int]:
     """Shortest round-trip digits of ``abs(value)`` and the decimal exponent of the first."""
-    sign, digits, exponent = Decimal(repr(abs(value))).as_tuple()
+    _, digits, exponent = Decimal(repr(abs(value))).as_tuple()
     text = "".join(map(str, digits)).rstrip("0") or "0"
     return text, len(digits) + int(exponent) - 1
 
@@ -348,7 +407,7 @@ def as_string(value: Any, path: str) -> str:
         return str(value)
     if isinstance(value, float):
         return go_float_text(value)
-    raise ConfigError(f"can not convert '{type_name(value)}' into 'string' accessing '{path}'")
+    raise ConfigError(f"can not convert '{_type_name(value)}' into 'string' accessing '{path}'")
 
 
 _PARSE_BOOL = {
@@ -363,16 +422,7 @@ def as_bool(value: Any, path: str) -> bool:
         return value
     if isinstance(value, str) and value in _PARSE_BOOL:
         return _PARSE_BOOL[value]
-    raise ConfigError(f"can not convert '{type_name(value)}' into 'bool' accessing '{path}'")
-
-
-def as_list(value: Any) -> list[Any]:
-    """The elements go-ucfg unpacks into a slice: objects give none, scalars give one."""
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        return []
-    return [value]
+    raise ConfigError(f"can not convert '{_type_name(value)}' into 'bool' accessing '{path}'")
 
 
 def reify(value: Any) -> Any:
@@ -393,7 +443,7 @@ def reify_map(value: Any, path: str) -> dict[str, Any]:
     if isinstance(value, list):
         return {}
     if not isinstance(value, dict):
-        raise ConfigError(f"required 'object', but found '{type_name(value)}' in field '{path}'")
+        raise _expected_object(value, path)
     out = {}
     for key in sorted(value):
         item = reify(value[key])
@@ -433,8 +483,8 @@ class Field:
     struct: Struct | None = None
     #: go-ucfg's ``validate:"required"`` (strings only in this model).
     required: bool = False
-    #: JSON key; ``""`` means the config key (or ``attr``), ``None`` keeps it out of JSON.
-    json: str | None = ""
+    #: JSON key; ``""`` means the config key (or ``attr``).
+    json: str = ""
     #: JSON ``omitempty``.
     omitempty: bool = True
     parts: tuple[str, ...] = ()
@@ -467,9 +517,8 @@ def _lookup(node: Any, field: Field, path: str) -> Any:
         if current is _MISSING or current is None:
             return current
         if index < last and not isinstance(current, (dict, list)):
-            where = ".".join(filter(None, (path, *field.parts[: index + 1])))
-            raise ConfigError(
-                f"required 'object', but found '{type_name(current)}' in field '{where}'"
+            raise _expected_object(
+                current, ".".join(filter(None, (path, *field.parts[: index + 1])))
             )
     return current
 
@@ -527,36 +576,26 @@ def _convert(field: Field, value: Any, path: str) -> Any:
 def _unpack_element(value: Any, struct: Struct, path: str) -> dict[str, Any]:
     if value is not None and not isinstance(value, (dict, list)):
         raise ConfigError(
-            f"(assert) value of type '{type_name(value)}' not convertible into unsupported"
+            f"(assert) value of type '{_type_name(value)}' not convertible into unsupported"
             f" go type '{struct.go_name}' accessing '{path}'"
         )
     return unpack(value, struct, path)
 
 
-def is_empty(field: Field, value: Any) -> bool:
-    """Whether JSON ``omitempty`` drops this value (pointers only when nil)."""
-    if field.kind in _POINTERS:
-        return value is None
-    return not value
-
-
 def to_document(record: dict[str, Any], struct: Struct) -> dict[str, Any]:
-    """Encode a record the way ``encoding/json`` encodes the struct: order and omissions."""
+    """Encode a record the way ``encoding/json`` encodes the struct: order and omissions.
+
+    ``omitempty`` drops empty strings, ``false``, empty lists and maps, and nil pointers
+    (a pointer to an empty struct is kept and written as ``{}``).
+    """
     out: dict[str, Any] = {}
     for field in struct.fields:
-        if field.json is None:
-            continue
         value = record[field.attr]
-        if field.omitempty and is_empty(field, value):
+        if field.omitempty and (value is None if field.kind in _POINTERS else not value):
             continue
-        out[field.json] = encode_value(field, value)
+        if field.kind == OBJ:
+            value = to_document(value, field.struct)  # type: ignore[arg-type]
+        elif field.kind == OBJS:
+            value = [to_document(item, field.struct) for item in value]  # type: ignore[arg-type]
+        out[field.json] = value
     return out
-
-
-def encode_value(field: Field, value: Any) -> Any:
-    """The JSON value of one field (nested structs encoded recursively)."""
-    if field.kind == OBJ:
-        return to_document(value, field.struct)  # type: ignore[arg-type]
-    if field.kind == OBJS:
-        return [to_document(item, field.struct) for item in value]  # type: ignore[arg-type]
-    return value

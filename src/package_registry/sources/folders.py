@@ -18,7 +18,14 @@ from package_registry.packages.files import FileInfo, safe_relpath
 from package_registry.packages.manifest import Entry, ReaderError
 from package_registry.packages.versions import Version, VersionError
 from package_registry.sources.base import LoadReport, Reject
-from package_registry.sources.walk import go_error_text, iter_tree, load_packages, scan_sorted
+from package_registry.sources.walk import (
+    go_error_text,
+    iter_tree,
+    listing_failed,
+    load_packages,
+    scan_sorted,
+    signature_beside,
+)
 
 logger = logging.getLogger("package_registry.sources")
 
@@ -88,8 +95,9 @@ class FolderFiles:
                 is_dir = None if entry.is_symlink() else entry.is_dir(follow_symlinks=False)
                 entries.append(Entry(relpath, relpath, is_dir))
         except OSError as exc:
+            where = os.path.relpath(exc.filename or self.location, self.location)
             raise ReaderError(
-                f'failed to walk path "{exc.filename}": open {exc.filename}: {go_error_text(exc)}'
+                f'failed to walk path "{where}": open {where}: {go_error_text(exc)}'
             ) from None
         return entries
 
@@ -123,23 +131,11 @@ class FolderFiles:
 
     def find_signature(self) -> str | None:
         """``<version dir>.sig`` beside the package folder, if it exists."""
-        self.signature = _signature_beside(self.location)
+        self.signature = signature_beside(self.location)
         return self.signature
 
     def close(self) -> None:
         """Nothing is held open between reads."""
-
-
-def _signature_beside(location: str) -> str | None:
-    """``<location>.sig`` if it exists; raises ``ReaderError`` when it cannot be stat'ed."""
-    path = location + ".sig"
-    try:
-        os.stat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ReaderError(f"can't stat signature file: stat {path}: {go_error_text(exc)}") from None
-    return path
 
 
 def load_folders(
@@ -150,17 +146,13 @@ def load_folders(
     workers: int | None = os.cpu_count(),
 ) -> LoadReport:
     """Load every ``<path>/<name>/<version>/`` package below the given package paths."""
-    rejects: list[Reject] = []
-    candidates = []
-    for root in paths:
-        for path in _discover(root, rejects):
-            candidates.append((path, lambda path=path: FolderFiles(path)))
     return load_packages(
-        candidates,
+        paths,
+        _discover,
+        FolderFiles,
         validate=validate,
         require_signatures=require_signatures,
         workers=workers,
-        rejects=rejects,
     )
 
 
@@ -172,21 +164,15 @@ def _discover(root: str, rejects: list[Reject]) -> list[str]:
     except FileNotFoundError:
         return []
     except OSError as exc:
-        rejects.append(
-            Reject(
-                root, f"listing packages failed (path: {root}): lstat {root}: {go_error_text(exc)}"
-            )
-        )
+        rejects.append(listing_failed(root, exc, "lstat"))
         return []
     found = []
-    current = root
     try:
         for package_dir in scan_sorted(root):
             if not package_dir.is_dir(follow_symlinks=False):
                 continue
-            current = os.path.join(root, package_dir.name)
-            for version_dir in scan_sorted(current):
-                path = os.path.normpath(os.path.join(current, version_dir.name))
+            for version_dir in scan_sorted(package_dir.path):
+                path = os.path.normpath(version_dir.path)
                 if not version_dir.is_dir(follow_symlinks=False):
                     logger.warning("ignoring unexpected file", extra={"file.path": path})
                 elif _is_strict_version(version_dir.name):
@@ -194,12 +180,7 @@ def _discover(root: str, rejects: list[Reject]) -> list[str]:
                 else:
                     logger.warning("ignoring unexpected directory", extra={"file.path": path})
     except OSError as exc:
-        rejects.append(
-            Reject(
-                root,
-                f"listing packages failed (path: {root}): open {current}: {go_error_text(exc)}",
-            )
-        )
+        rejects.append(listing_failed(root, exc))
     return found
 
 

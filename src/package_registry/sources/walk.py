@@ -9,6 +9,7 @@ file access differ between them.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from package_registry.packages.manifest import (
     PackageError,
     PackageReader,
+    ReaderError,
     build_package,
     with_deprecation,
 )
@@ -23,21 +25,22 @@ from package_registry.packages.model import Package
 from package_registry.sources.base import LoadReport, Reject
 
 logger = logging.getLogger("package_registry.sources")
+_NAME = operator.attrgetter("name")
 
 
 def scan_sorted(path: str) -> list[os.DirEntry[str]]:
     """Directory entries sorted by name, as Go's ``os.ReadDir`` returns them."""
     with os.scandir(path) as entries:
-        return sorted(entries, key=lambda entry: entry.name)
+        return sorted(entries, key=_NAME)
 
 
 def iter_tree(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Every entry below ``root`` depth-first in lexical order, as ``filepath.WalkDir``.
 
     Yields ``(relative path, entry)``; symbolic links are reported, never followed.
-    Raises ``OSError`` (its ``filename`` the relative path) for an unreadable directory.
+    An unreadable directory raises ``OSError``.
     """
-    stack = [("", iter(_scan(root, ".")))]
+    stack = [("", iter(scan_sorted(root)))]
     while stack:
         prefix, entries = stack[-1]
         entry = next(entries, None)
@@ -47,15 +50,7 @@ def iter_tree(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
         relpath = prefix + entry.name
         yield relpath, entry
         if entry.is_dir(follow_symlinks=False):
-            stack.append((relpath + "/", iter(_scan(entry.path, relpath))))
-
-
-def _scan(path: str, relpath: str) -> list[os.DirEntry[str]]:
-    try:
-        return scan_sorted(path)
-    except OSError as exc:
-        exc.filename = relpath
-        raise
+            stack.append((relpath + "/", iter(scan_sorted(entry.path))))
 
 
 def go_error_text(exc: OSError) -> str:
@@ -64,50 +59,73 @@ def go_error_text(exc: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
+#: Finds the packages below one package path, in walk order; reports what it cannot list.
+Discover = Callable[[str, list[Reject]], list[str]]
+
+
 def load_packages(
-    candidates: Sequence[tuple[str, Callable[[], PackageReader]]],
+    paths: Sequence[str],
+    discover: Discover,
+    reader: Callable[[str], PackageReader],
     *,
     validate: bool,
     require_signatures: bool,
     workers: int | None,
-    rejects: list[Reject],
 ) -> LoadReport:
-    """Load every candidate ``(path, reader factory)`` and assemble the report.
+    """Discover and load the packages below ``paths`` (in order) and assemble the report.
 
     Results keep discovery order whatever order workers finish in; the first of several
     packages with the same name and version wins, and the highest deprecated version's
     notice is copied onto every version of its package.
     """
+    rejects: list[Reject] = []
+    found = [path for root in paths for path in discover(root, rejects)]
 
-    def load(candidate: tuple[str, Callable[[], PackageReader]]) -> Package | Reject:
-        path, make_reader = candidate
-        return _load_one(path, make_reader, validate, require_signatures)
+    def load(path: str) -> Package | Reject:
+        return _load_one(path, reader(path), validate, require_signatures)
 
-    if workers is not None and workers > 1 and len(candidates) > 1:
+    if workers is not None and workers > 1 and len(found) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(load, candidates))
+            results = list(pool.map(load, found))
     else:
-        results = [load(candidate) for candidate in candidates]
+        results = [load(path) for path in found]
 
     packages: list[Package] = []
     seen: set[tuple[str, str]] = set()
-    for result in results:
+    for path, result in zip(found, results, strict=True):
         if isinstance(result, Reject):
             rejects.append(result)
         elif result.key in seen:
-            logger.debug(
-                "duplicated package", extra={"file.path": result.files and result.files.location}
-            )
+            logger.debug("duplicated package", extra={"file.path": path})
         else:
             seen.add(result.key)
             packages.append(result)
     return LoadReport(_propagate_deprecations(packages), rejects)
 
 
+def listing_failed(root: str, exc: OSError, operation: str = "open") -> Reject:
+    """The reject for a package path that cannot be walked (the reference fails it whole)."""
+    where = exc.filename if exc.filename is not None else root
+    return Reject(
+        root, f"listing packages failed (path: {root}): {operation} {where}: {go_error_text(exc)}"
+    )
+
+
+def signature_beside(location: str) -> str | None:
+    """``<location>.sig`` if it exists; raises ``ReaderError`` when it cannot be stat'ed."""
+    path = location + ".sig"
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ReaderError(f"can't stat signature file: stat {path}: {go_error_text(exc)}") from None
+    return path
+
+
 def _load_one(
-    path: str, make_reader: Callable[[], PackageReader], validate: bool, require_signatures: bool
+    path: str, reader: PackageReader, validate: bool, require_signatures: bool
 ) -> Package | Reject:
-    reader = make_reader()
     try:
         package = build_package(reader, validate=validate)
     except PackageError as exc:

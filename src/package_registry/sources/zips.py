@@ -12,6 +12,7 @@ import calendar
 import logging
 import os
 import posixpath
+import stat
 import struct
 import zipfile
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from typing import BinaryIO
 from package_registry.packages.files import FileInfo, safe_relpath
 from package_registry.packages.manifest import Entry, ReaderError, clean_path
 from package_registry.sources.base import LoadReport, Reject
-from package_registry.sources.walk import go_error_text, iter_tree, load_packages
+from package_registry.sources.walk import iter_tree, listing_failed, load_packages, signature_beside
 
 logger = logging.getLogger("package_registry.sources")
 
@@ -46,9 +47,11 @@ def _member_mtime(info: zipfile.ZipInfo) -> float:
 
 
 class _Index:
-    """The safe members of an archive, below its package root."""
+    """An archive's package root and its safe members (names without ``..`` or a leading
+    ``/``), looked up by clean name."""
 
     def __init__(self, location: str, members: list[zipfile.ZipInfo]) -> None:
+        members = [info for info in members if not _is_unsafe(info.filename)]
         root = ""
         for info in members:
             directory, base = posixpath.split(clean_path(info.filename))
@@ -65,8 +68,6 @@ class _Index:
         prefix = root + "/"
         for info in members:
             name = info.filename
-            if _is_unsafe(name):
-                continue
             clean = clean_path(name)
             if info.is_dir():
                 self.dirs.add(clean)
@@ -138,7 +139,7 @@ class ZipFiles:
 
     def read(self, name: str) -> bytes:
         """Read a member the way the reference opens ``path.Join(root, name)``."""
-        path = self._lookup(name, "open")
+        path = self._lookup(name)
         info = self._index.files.get(path)
         if info is None:
             raise ReaderError(f"read {path}: is a directory")
@@ -148,30 +149,22 @@ class ZipFiles:
 
     def is_dir(self, name: str) -> bool:
         """Stat a member; directories may be implied by the members below them."""
-        return self._lookup(name, "open") not in self._index.files
+        return self._lookup(name) not in self._index.files
 
-    def _lookup(self, name: str, op: str) -> str:
+    def _lookup(self, name: str) -> str:
+        """The member path ``zip.Reader.Open`` would look up for ``name``."""
         index = self._index
         path = clean_path(f"{index.root}/{name}")
         if path.startswith("/") or path == ".." or path.startswith("../"):
-            raise ReaderError(f"{op} {path}: invalid argument")
+            raise ReaderError(f"open {path}: invalid argument")
         if path not in index.files and path not in index.dirs:
-            raise ReaderError(f"{op} {path}: file does not exist", not_found=True)
+            raise ReaderError(f"open {path}: file does not exist", not_found=True)
         return path
 
     def find_signature(self) -> str | None:
         """``<file>.zip.sig`` beside the archive, if it exists."""
-        path = self.location + ".sig"
-        try:
-            os.stat(path)
-        except FileNotFoundError:
-            path = None
-        except OSError as exc:
-            raise ReaderError(
-                f"can't stat signature file: stat {path}: {go_error_text(exc)}"
-            ) from None
-        self.signature = path
-        return path
+        self.signature = signature_beside(self.location)
+        return self.signature
 
     def close(self) -> None:
         """Close the archive loading read from."""
@@ -188,43 +181,40 @@ def load_zips(
     workers: int | None = os.cpu_count(),
 ) -> LoadReport:
     """Load every valid ``*.zip`` file at any depth below the given package paths."""
-    rejects: list[Reject] = []
-    candidates = []
-    for root in paths:
-        for path in _discover(root, rejects):
-            candidates.append((path, lambda path=path: ZipFiles(path)))
     return load_packages(
-        candidates,
+        paths,
+        _discover,
+        ZipFiles,
         validate=validate,
         require_signatures=require_signatures,
         workers=workers,
-        rejects=rejects,
     )
 
 
 def _discover(root: str, rejects: list[Reject]) -> list[str]:
     """Files ending in ``.zip`` that open as archives, in walk order (section 7.3)."""
     try:
-        os.lstat(root)
+        root_stat = os.lstat(root)
     except FileNotFoundError:
         return []
-    found = []
-    try:
-        tree = (
-            [(os.path.join(root, relpath), entry) for relpath, entry in iter_tree(root)]
-            if os.path.isdir(root) and not os.path.islink(root)
-            else [(root, None)]
-        )
     except OSError as exc:
-        rejects.append(
-            Reject(
-                root,
-                f"listing packages failed (path: {root}): open {exc.filename}: {go_error_text(exc)}",
-            )
-        )
+        rejects.append(listing_failed(root, exc, "lstat"))
         return []
-    for path, entry in tree:
-        if not path.endswith(".zip") or (entry is not None and entry.is_dir(follow_symlinks=False)):
+    if stat.S_ISDIR(root_stat.st_mode):
+        try:
+            files = [
+                os.path.join(root, relpath)
+                for relpath, entry in iter_tree(root)
+                if not entry.is_dir(follow_symlinks=False)
+            ]
+        except OSError as exc:
+            rejects.append(listing_failed(root, exc))
+            return []
+    else:
+        files = [root]
+    found = []
+    for path in files:
+        if not path.endswith(".zip"):
             continue
         try:
             zipfile.ZipFile(path).close()

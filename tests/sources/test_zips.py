@@ -1,0 +1,176 @@
+"""Zipped packages: goldens, package root, member order, unsafe members and member times."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import logging
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from package_registry.packages.render import render_json
+from package_registry.sources.base import LoadReport
+from package_registry.sources.zips import ZipFiles, load_zips
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+DATA = SHARED / "conformance" / "data"
+NO_KIT = "the conformance kit (../shared/conformance/data) is not available"
+
+MANIFEST = b"""\
+format_version: 3.0.0
+name: zipped
+title: Zipped
+version: 1.0.0
+description: A zipped package.
+"""
+FIELDS = b"""\
+- {name: data_stream.type, type: constant_keyword}
+- {name: data_stream.dataset, type: constant_keyword}
+- {name: data_stream.namespace, type: constant_keyword}
+- {name: '@timestamp', type: date}
+"""
+DOS_TIME = (2021, 3, 4, 5, 6, 8)
+
+
+def write_zip(path: Path, members: list[tuple[str, bytes]], *, extra: bytes = b"") -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, DOS_TIME)
+            info.extra = extra
+            archive.writestr(info, data)
+    return path
+
+
+def load(*paths: Path, **options: object) -> LoadReport:
+    options.setdefault("require_signatures", False)
+    return load_zips([str(p) for p in paths], **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("golden", "name", "version"),
+    [
+        ("package-zip.json", "example", "1.0.1"),
+        ("package-zip-nodirentries.json", "nodirentries", "1.0.0"),
+    ],
+)
+def test_zip_package_document_matches_golden(golden: str, name: str, version: str) -> None:
+    if not DATA.is_dir():
+        pytest.skip(NO_KIT)
+    report = load(DATA / "local-storage")
+    assert report.rejects == []
+    package = {p.key: p for p in report.packages}[(name, version)]
+    expected = (DATA / "generated" / golden).read_bytes()
+    assert json.loads(render_json(package.full)) == json.loads(expected)
+    assert render_json(package.full).strip() == expected.strip()
+    assert package.files is not None and package.files.kind == "zip"
+
+
+def test_root_is_the_folder_of_the_first_top_level_manifest(tmp_path: Path) -> None:
+    write_zip(
+        tmp_path / "anything.zip",
+        [
+            ("deep/er/manifest.yml", b"not: this one\n"),
+            ("root/manifest.yml", MANIFEST),
+            ("root/docs/README.md", b"# Zipped\n"),
+            ("other/manifest.yml", b"nor: this one\n"),
+        ],
+    )
+    [package] = load(tmp_path).packages
+    assert package.key == ("zipped", "1.0.0")
+    assert package.full["assets"] == [
+        "/package/zipped/1.0.0/manifest.yml",
+        "/package/zipped/1.0.0/docs/README.md",
+    ]
+
+
+def test_data_streams_follow_central_directory_order(tmp_path: Path) -> None:
+    members = [("p/manifest.yml", MANIFEST), ("p/docs/README.md", b"# Zipped\n")]
+    for stream in ("second", "first"):
+        members += [
+            (f"p/data_stream/{stream}/manifest.yml", b"title: T\ntype: logs\n"),
+            (f"p/data_stream/{stream}/fields/base.yml", FIELDS),
+        ]
+    write_zip(tmp_path / "zipped-1.0.0.zip", members)
+    [package] = load(tmp_path).packages
+    assert [s["path"] for s in package.full["data_streams"]] == ["second", "first"]
+
+
+def test_archive_without_a_root_manifest_is_rejected(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "broken.zip", [("a/b/manifest.yml", MANIFEST)])
+    report = load(tmp_path)
+    assert report.packages == []
+    assert [(r.path, r.reason) for r in report.rejects] == [
+        (
+            str(archive),
+            f"loading package failed (path: {archive}): failed to create package from path"
+            f" {archive}: failed to determine root directory in package (path: {archive})",
+        )
+    ]
+
+
+def test_invalid_zip_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "bogus.zip").write_bytes(b"not a zip")
+    (tmp_path / "folder.zip").mkdir()
+    with caplog.at_level(logging.WARNING, logger="package_registry.sources"):
+        report = load(tmp_path, tmp_path / "missing")
+    assert (report.packages, report.rejects) == ([], [])
+    [record] = caplog.records
+    assert record.getMessage() == "ignoring invalid zip file"
+    assert record.__dict__["file.path"] == str(tmp_path / "bogus.zip")
+
+
+def test_zip_signature_sits_beside_the_archive(tmp_path: Path) -> None:
+    members = [("p/manifest.yml", MANIFEST), ("p/docs/README.md", b"# Zipped\n")]
+    (tmp_path / "nested").mkdir()
+    archive = write_zip(tmp_path / "nested" / "zipped-1.0.0.zip", members)
+    unsigned = load(tmp_path, require_signatures=True)
+    assert [r.reason for r in unsigned.rejects] == [
+        "package zipped-1.0.0 is missing a required signature file"
+    ]
+    Path(f"{archive}.sig").write_text("sig")
+    [package] = load(tmp_path, require_signatures=True).packages
+    assert package.full["signature_path"] == "/epr/zipped/zipped-1.0.0.zip.sig"
+
+
+def test_unsafe_member_names_are_never_loaded_or_served(tmp_path: Path) -> None:
+    archive = write_zip(
+        tmp_path / "zipped-1.0.0.zip",
+        [
+            ("p/manifest.yml", MANIFEST),
+            ("p/docs/README.md", b"# Zipped\n"),
+            ("p/../evil.txt", b"evil"),
+            ("p/docs/../../evil2.txt", b"evil"),
+            ("/p/absolute.txt", b"evil"),
+        ],
+    )
+    [package] = load(tmp_path).packages
+    assert package.full["assets"] == [
+        "/package/zipped/1.0.0/manifest.yml",
+        "/package/zipped/1.0.0/docs/README.md",
+    ]
+    files = ZipFiles(str(archive))
+    for relpath in ("../evil.txt", "evil.txt", "evil2.txt", "absolute.txt", "/p/absolute.txt"):
+        assert files.stat(relpath) is None
+    assert files.local_path("docs/README.md") is None
+
+
+def test_members_are_served_with_their_times(tmp_path: Path) -> None:
+    mtime = 1_600_000_000
+    extended = struct.pack("<HHBi", 0x5455, 5, 1, mtime)
+    dos = write_zip(
+        tmp_path / "dos.zip", [("p/manifest.yml", MANIFEST), ("p/docs/README.md", b"# Hi\n")]
+    )
+    ext = write_zip(tmp_path / "ext.zip", [("p/manifest.yml", MANIFEST)], extra=extended)
+    readme = ZipFiles(str(dos)).stat("docs/README.md")
+    assert readme is not None and readme.size == 5
+    assert readme.mtime == calendar.timegm((*DOS_TIME, 0, 0, 0))
+    manifest = ZipFiles(str(ext)).stat("manifest.yml")
+    assert manifest is not None and manifest.mtime == mtime
+    with ZipFiles(str(dos)).open("docs/README.md") as stream:
+        assert stream.read() == b"# Hi\n"
+    assert ZipFiles(str(dos)).stat("docs") is None
