@@ -171,10 +171,15 @@ def _discover(root: str, rejects: list[Reject]) -> list[str]:
         for package_dir in scan_sorted(root):
             if not package_dir.is_dir(follow_symlinks=False):
                 continue
-            for version_dir in scan_sorted(package_dir.path):
+            entries = scan_sorted(package_dir.path)
+            names = {entry.name for entry in entries}
+            for version_dir in entries:
                 path = os.path.normpath(version_dir.path)
                 if not version_dir.is_dir(follow_symlinks=False):
-                    logger.warning("ignoring unexpected file", extra={"file.path": path})
+                    # A version's signature (<version>.sig) is expected here; anything
+                    # else is reported as the reference does.
+                    if version_dir.name.removesuffix(".sig") not in names:
+                        logger.warning("ignoring unexpected file", extra={"file.path": path})
                 elif _is_strict_version(version_dir.name):
                     found.append(path)
                 else:
