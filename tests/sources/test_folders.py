@@ -45,7 +45,8 @@ def test_layout_is_name_then_strict_version(
 ) -> None:
     write_package(tmp_path, "good", "1.0.0")
     write_package(tmp_path, "good", "1.0")  # not strict semver
-    (tmp_path / "good" / "1.0.0.sig").write_text("sig")
+    (tmp_path / "good" / "1.0.0.sig").write_text("sig")  # expected: not reported
+    (tmp_path / "good" / "2.0.0.sig").write_text("sig")  # no such version: reported
     (tmp_path / "stray.txt").write_text("ignored silently")
     (tmp_path / "manifest.yml").write_text("name: ignored\n")
     write_package(tmp_path / "deeper", "nested", "1.0.0")  # depth 3: never a package
@@ -56,7 +57,7 @@ def test_layout_is_name_then_strict_version(
     warnings = {(r.getMessage(), r.__dict__["file.path"]) for r in caplog.records}
     assert warnings == {
         ("ignoring unexpected directory", str(tmp_path / "good" / "1.0")),
-        ("ignoring unexpected file", str(tmp_path / "good" / "1.0.0.sig")),
+        ("ignoring unexpected file", str(tmp_path / "good" / "2.0.0.sig")),
         ("ignoring unexpected directory", str(tmp_path / "deeper" / "nested")),
     }
 
