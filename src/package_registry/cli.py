@@ -103,9 +103,12 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     if outcome.rejects and settings.strict_package_loading:
         log.critical("Init failed", extra={"error.message": outcome.error_text()})
         return 1
-    if outcome.package_count == 0 and not settings.package_paths_enable_watcher:
-        log.critical("No local packages found.")
-        return 1
+    if outcome.package_count == 0:
+        if settings.feature_proxy_mode:
+            log.info("No local packages found, but the proxy mode can access remote ones.")
+        elif not settings.package_paths_enable_watcher:
+            log.critical("No local packages found.")
+            return 1
     log.info("%d local package manifests loaded.", outcome.package_count)
     holder = CatalogHolder(build_catalog(outcome.sources))
     # The catalog lives as long as the process: keep the collector from rescanning it,
@@ -123,6 +126,14 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
                 "failed to start Prometheus metrics endpoint", extra={"error.message": str(err)}
             )
             return 1
+    upstream = None
+    if settings.feature_proxy_mode:
+        from package_registry.sources.proxy import RetryPolicy, Upstream, backoff_scale
+
+        log.warning(
+            "Technical preview: Proxy mode is an experimental feature and it may be unstable."
+        )
+        upstream = Upstream(settings.proxy_to, RetryPolicy().scaled(backoff_scale(os.environ)))
     archives = ArchiveCache()
     ctx = Context(
         cache_times=CacheTimes(
@@ -136,6 +147,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         allow_unknown_query_parameters=settings.allow_unknown_query_parameters,
         service_name=service_name,
         service_version=__version__,
+        upstream=upstream,
     )
     try:
         sock = bind(settings.address)

@@ -344,6 +344,13 @@ _SUMMARY = Struct(
     ),
 )  # fmt: skip
 
+#: The layouts above under public names, for decoding the same documents from JSON
+#: (``packages.jsonmodel``).
+FULL_DOCUMENT = _FULL
+SEARCH_ITEM = _SUMMARY
+BASE_POLICY_TEMPLATE = _BASE_POLICY_TEMPLATE
+BASE_DATA_STREAM = _BASE_DATA_STREAM
+
 _RELEASES = ("experimental", "beta", "ga")
 _AGENTLESS_RELEASES = ("beta", "ga")
 _DATA_STREAM_TYPES = ("logs", "metrics", "synthetics", "traces")

@@ -2,16 +2,20 @@
 
 Handlers get a small parsed ``Request`` (method, decoded path, raw query, lower-case
 headers, route parameters) and the ``Context`` holding what lives for the whole
-process: cache times, the catalog holder, the archive cache.
+process: cache times, the catalog holder, the archive cache, and in proxy mode the
+upstream registry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from package_registry.catalog.holder import CatalogHolder
 from package_registry.web.archives import ArchiveCache
+
+if TYPE_CHECKING:
+    from package_registry.sources.proxy import Upstream
 
 
 @dataclass(slots=True)
@@ -45,3 +49,5 @@ class Context:
     allow_unknown_query_parameters: bool
     service_name: str
     service_version: str
+    #: The ``-proxy-to`` registry when proxy mode is on.
+    upstream: Upstream | None = None

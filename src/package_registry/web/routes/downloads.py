@@ -2,7 +2,8 @@
 
 Zipped packages are sent as the files they are (ranges, ``Last-Modified``). Folder
 packages are archived once into the archive cache and then sent as files too, but
-without range support, as the reference answers them.
+without range support, as the reference answers them. In proxy mode a package that is
+not local but exists upstream is a 301 redirect to the upstream's download.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from package_registry.web.responses import (
     not_found,
     serve_content,
 )
-from package_registry.web.routes.packages import valid_version
+from package_registry.web.routes.packages import find_upstream, moved_permanently, valid_version
 
 ZIP_TYPE = "application/zip"
 SIG_TYPE = "application/pgp-signature"
@@ -54,10 +55,38 @@ class DownloadRoutes:
             return not_found(missing)
         return package
 
+    async def _find_with_proxy(
+        self, request: Request, missing: str, suffix: str
+    ) -> Package | Response:
+        """``_find``, then the upstream: a redirect to its download when it has the package."""
+        found = self._find(request, missing)
+        upstream = self._ctx.upstream
+        if upstream is None or isinstance(found, Package) or found.status != 404:
+            return found
+        name, version = request.params["name"], request.params["version"]
+        if self._ctx.holder.current.catalog.lookup(name, version) is not None:
+            return found  # known here, only without files
+        remote = await find_upstream(upstream, name, version)
+        if remote is None:
+            return found
+        if isinstance(remote, Response):
+            return remote
+        location = upstream.download_url(remote.name, remote.version, suffix)
+        return moved_permanently(request.method, location, self._headers)
+
     async def artifact(self, request: Request) -> Response:
         package = self._find(request, "artifact not found")
         if isinstance(package, Response):
             return package
+        return await self._artifact(request, package)
+
+    async def artifact_with_proxy(self, request: Request) -> Response:
+        package = await self._find_with_proxy(request, "artifact not found", ".zip")
+        if isinstance(package, Response):
+            return package
+        return await self._artifact(request, package)
+
+    async def _artifact(self, request: Request, package: Package) -> Response:
         files = package.files
         assert files is not None
         headers = list(self._headers)
@@ -79,6 +108,15 @@ class DownloadRoutes:
         package = self._find(request, "artifact not found")
         if isinstance(package, Response):
             return package
+        return await self._tarball(request, package)
+
+    async def tarball_with_proxy(self, request: Request) -> Response:
+        package = await self._find_with_proxy(request, "artifact not found", ".tar.gz")
+        if isinstance(package, Response):
+            return package
+        return await self._tarball(request, package)
+
+    async def _tarball(self, request: Request, package: Package) -> Response:
         files = package.files
         assert files is not None
         top = f"{package.name}-{package.version}"
@@ -98,6 +136,15 @@ class DownloadRoutes:
         package = self._find(request, "signature file not found")
         if isinstance(package, Response):
             return package
+        return self._signature(request, package)
+
+    async def signature_with_proxy(self, request: Request) -> Response:
+        package = await self._find_with_proxy(request, "signature file not found", ".zip.sig")
+        if isinstance(package, Response):
+            return package
+        return self._signature(request, package)
+
+    def _signature(self, request: Request, package: Package) -> Response:
         files = package.files
         assert files is not None
         headers = list(self._headers)

@@ -4,6 +4,10 @@ The package document is rendered once per catalog snapshot and cached; files are
 served with ``Last-Modified``, conditional and range requests, straight from disk or
 from inside the package's zip. Request paths go through ``safe_relpath`` so nothing
 outside the package can be reached.
+
+In proxy mode a package that is not local is looked up in the upstream registry: its
+document is served as the upstream wrote it (re-encoded in the reference's order), and
+its files are 301 redirects to the upstream.
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from __future__ import annotations
 import logging
 
 from package_registry.packages.files import safe_relpath
+from package_registry.packages.model import Package
 from package_registry.packages.render import render_json
 from package_registry.packages.versions import Version, VersionError
+from package_registry.sources.proxy import Upstream, UpstreamError
 from package_registry.web.mime import content_type_for, needs_sniffing
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import (
     JSON_TYPE,
     Content,
+    Headers,
     Response,
     bad_request,
     cache_headers,
@@ -37,6 +44,34 @@ def valid_version(text: str) -> bool:
     except VersionError:
         return False
     return True
+
+
+_HTML_ESCAPES = (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"))
+
+
+def moved_permanently(method: str, location: str, headers: Headers) -> Response:
+    """Go's ``http.Redirect`` with 301: ``text/html`` for GET and HEAD, a tiny link body
+    for GET only, after the ``headers`` already decided."""
+    out = [*headers, (b"location", location.encode())]
+    body = b""
+    if method in ("GET", "HEAD"):
+        out.append((b"content-type", b"text/html; charset=utf-8"))
+    if method == "GET":
+        escaped = location
+        for raw, replacement in _HTML_ESCAPES:
+            escaped = escaped.replace(raw, replacement)
+        body = b'<a href="%s">Moved Permanently</a>.\n\n' % escaped.encode()
+    return Response(301, out, body)
+
+
+async def find_upstream(upstream: Upstream, name: str, version: str) -> Package | Response | None:
+    """The upstream package, ``None`` when the upstream has none, or the 500 answer
+    (without Cache-Control) when asking failed."""
+    try:
+        return await upstream.package(name, version)
+    except UpstreamError as err:
+        log.error("proxy mode: package lookup failed", extra={"error.message": str(err)})
+        return internal_error()
 
 
 class PackageRoutes:
@@ -59,6 +94,28 @@ class PackageRoutes:
         headers = [*self._index_headers, JSON_TYPE]
         return Response(200, headers, answer.body, length=len(answer.body))
 
+    async def package_index_with_proxy(self, request: Request) -> Response:
+        """``package_index``, falling back to the upstream for packages not found here."""
+        name, version = request.params["name"], request.params["version"]
+        upstream = self._ctx.upstream
+        if (
+            upstream is None
+            or not valid_version(version)
+            or self._ctx.holder.current.catalog.lookup(name, version) is not None
+        ):
+            return self.package_index(request)
+        found = await find_upstream(upstream, name, version)
+        if found is None:
+            return not_found("package revision not found")
+        if isinstance(found, Response):
+            return found
+        try:
+            body = render_json(found.full)
+        except ValueError:
+            return internal_error()
+        headers = [*self._index_headers, JSON_TYPE]
+        return Response(200, headers, body, length=len(body))
+
     def static(self, request: Request) -> Response:
         name, version = request.params["name"], request.params["version"]
         if not valid_version(version):
@@ -66,6 +123,28 @@ class PackageRoutes:
         package = self._ctx.holder.current.catalog.lookup(name, version)
         if package is None:
             return not_found("package revision not found")
+        return self._serve_file(request, package)
+
+    async def static_with_proxy(self, request: Request) -> Response:
+        """``static``, redirecting to the upstream for packages not found here."""
+        name, version = request.params["name"], request.params["version"]
+        upstream = self._ctx.upstream
+        if (
+            upstream is None
+            or not valid_version(version)
+            or self._ctx.holder.current.catalog.lookup(name, version) is not None
+        ):
+            return self.static(request)
+        found = await find_upstream(upstream, name, version)
+        if found is None:
+            return not_found("package revision not found")
+        if isinstance(found, Response):
+            return found
+        location = upstream.file_url(found.name, found.version, request.params["file"])
+        return moved_permanently(request.method, location, self._file_headers)
+
+    def _serve_file(self, request: Request, package: Package) -> Response:
+        name = package.name
         headers = list(self._file_headers)
         files = package.files
         if files is None:

@@ -1,0 +1,85 @@
+"""Proxy mode: local answers joined with what an upstream registry returned.
+
+``/search`` joins the local selection with the upstream packages local-first (a local
+package wins over an upstream one with the same name and version), reduces the result
+to the latest version per name unless ``all=true`` (plain semver order, section 4.6),
+and sorts it for output (4.12). ``/categories`` adds the upstream counts to the local
+ones; categories only the upstream knows keep its title and parent fields (section 9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from package_registry.catalog.snapshot import Entry, indent_fragment
+from package_registry.packages.jsonmodel import RemoteCategory
+from package_registry.packages.model import Package
+from package_registry.packages.render import render_json
+from package_registry.packages.versions import Version
+from package_registry.queries.categories import CategoryCount
+from package_registry.queries.params import SearchQuery
+from package_registry.queries.search import fragment_for, render_search
+
+__all__ = ["merge_categories", "merge_search"]
+
+#: One /search item while merging: name, version text, parsed version, rendered item.
+_Item = tuple[str, str, Version, bytes]
+
+
+def _join(local: Iterable[_Item], remote: Sequence[Package]) -> list[_Item]:
+    """Local items, then each upstream package whose name and version are not there yet."""
+    items = list(local)
+    seen = {(name, version) for name, version, _, _ in items}
+    for package in remote:
+        if package.key in seen:
+            continue
+        seen.add(package.key)
+        fragment = indent_fragment(render_json(package.summary))
+        items.append((package.name, package.version, package.semver, fragment))
+    return items
+
+
+def _latest(items: list[_Item]) -> list[_Item]:
+    """The newest version of each name by plain semver order (4.6); on equal versions
+    the earlier item (local before upstream) wins."""
+    best: dict[str, _Item] = {}
+    for item in items:
+        current = best.get(item[0])
+        if current is None or item[2] > current[2]:
+            best[item[0]] = item
+    return list(best.values())
+
+
+def merge_search(query: SearchQuery, local: Iterable[Entry], remote: Sequence[Package]) -> bytes:
+    """The /search body for ``query``: the ``local`` selection (``search_entries`` of the
+    same query) with the upstream packages ``remote`` merged in."""
+    category = query.category
+    items = _join(
+        (
+            (entry.name, entry.package.version, entry.package.semver, fragment_for(entry, category))
+            for entry in local
+        ),
+        remote,
+    )
+    if not query.all:
+        items = _latest(items)
+    items.sort(key=lambda item: (item[0], item[2]))  # stable: ties keep join order
+    return render_search([item[3] for item in items])
+
+
+def merge_categories(
+    counts: dict[str, CategoryCount], remote: Iterable[RemoteCategory]
+) -> dict[str, CategoryCount]:
+    """Add upstream categories to local ``counts`` (changed in place and returned).
+
+    A category already present gets the upstream count added; a new one is taken with
+    its upstream title and parent fields (``render_categories`` then looks titles up by
+    the current title, so upstream titles usually stay).
+    """
+    for category_id, title, count, parent_id, parent_title in remote:
+        known = counts.get(category_id)
+        if known is None:
+            counts[category_id] = CategoryCount(category_id, title, count, parent_id, parent_title)
+        else:
+            known.count += count
+    return counts
