@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from package_registry.gotext import go_quote, parse_bool
 from package_registry.packages.versions import Version
 from package_registry.queries.params import (
     CategoriesQuery,
     DiscoveryFilter,
     InvalidQuery,
     SearchQuery,
-    go_quote,
-    parse_bool,
     parse_categories_query,
     parse_query_string,
     parse_search_query,

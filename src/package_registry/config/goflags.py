@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from package_registry.gotext import go_quote
+from package_registry.gotext import parse_bool as go_parse_bool
+
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
-_TRUE_WORDS = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_FALSE_WORDS = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
 _NS_PER_UNIT = {
     "ns": 1,
@@ -32,8 +33,6 @@ _UNIT = re.compile(r"[^0-9.]*")
 _DIGITS = {2: re.compile("[01_]+"), 8: re.compile("[0-7_]+"), 10: re.compile("[0-9_]+")}
 _DIGITS[16] = re.compile("[0-9a-fA-F_]+")
 _HELP_NAMES = frozenset({"h", "help"})
-_GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t"}
-_GO_ESCAPES |= {"\v": r"\v", "\\": "\\\\", '"': '\\"'}
 
 
 class GoValueError(ValueError):
@@ -57,30 +56,11 @@ class HelpRequested(Exception):
     """``-h``, ``-help`` or ``--help`` was given on the command line."""
 
 
-def go_quote(text: str) -> str:
-    """Quote ``text`` as Go's ``%q`` verb does (``strconv.Quote``)."""
-    out = ['"']
-    for char in text:
-        if char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) < 0x80:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) < 0x10000:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    out.append('"')
-    return "".join(out)
-
-
 def parse_bool(text: str) -> bool:
     """Parse a boolean as ``strconv.ParseBool`` does (``1``, ``t``, ``TRUE``, ``false``...)."""
-    if text in _TRUE_WORDS:
-        return True
-    if text in _FALSE_WORDS:
-        return False
+    value = go_parse_bool(text)
+    if value is not None:
+        return value
     raise GoValueError(
         f"strconv.ParseBool: parsing {go_quote(text)}: invalid syntax", "parse error"
     )

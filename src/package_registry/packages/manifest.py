@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import orjson
 import yaml
 
+from package_registry.gotext import go_quote
 from package_registry.packages.files import PackageFiles
 from package_registry.packages.model import Package, PolicyTemplateRef
 from package_registry.packages.tables import CATEGORIES, INGESTION_METHODS
@@ -395,29 +396,6 @@ def _join(*parts: str) -> str:
     return clean_path(joined) if joined else ""
 
 
-_QUOTE_ESCAPES = {
-    '"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f",
-    "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-}  # fmt: skip
-
-
-def _quote(text: str) -> str:
-    """Go's ``%q`` of a string."""
-    out = []
-    for char in text:
-        if char in _QUOTE_ESCAPES:
-            out.append(_QUOTE_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) < 0x80:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) < 0x10000:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
-
-
 def _canonical(version: Version) -> str:
     """Masterminds' ``Version.String()``."""
     text = f"{version.major}.{version.minor}.{version.patch}"
@@ -522,7 +500,7 @@ class _Loader:
             image["path"] = _join("/package", name, version, image["src"])
         record["release"] = record["release"] or _default_release(semver)
         if record["release"] not in _RELEASES:
-            raise _Invalid(f"invalid release: {_quote(record['release'])}")
+            raise _Invalid(f"invalid release: {go_quote(record['release'])}")
         try:
             readme_is_dir = reader.is_dir("docs/README.md")
         except ReaderError as exc:
@@ -619,8 +597,8 @@ class _Loader:
         agentless = modes and modes["agentless"]
         if agentless and agentless["release"] and agentless["release"] not in _AGENTLESS_RELEASES:
             raise _Invalid(
-                f"policy template {_quote(name)}: invalid agentless release:"
-                f" {_quote(agentless['release'])}"
+                f"policy template {go_quote(name)}: invalid agentless release:"
+                f" {go_quote(agentless['release'])}"
             )
 
     def runtime_fields(
@@ -811,7 +789,7 @@ class _Loader:
                 INGESTION_METHODS.get(item["input"]) or item["ingestion_method"]
             )
         if stream["release"] not in _RELEASES:
-            raise _Invalid(f"invalid release: {_quote(stream['release'])}")
+            raise _Invalid(f"invalid release: {go_quote(stream['release'])}")
         pipelines = [
             entry.name
             for entry in self.children(f"data_stream/{directory}/elasticsearch/ingest_pipeline")

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from package_registry.gotext import go_quote
+
 __all__ = [
     "Constraint",
     "ConstraintError",
@@ -288,42 +290,6 @@ _MEMO_LIMIT = 4096
 _Check = Callable[[_Key], bool]
 
 
-def _go_quote(text: str) -> str:
-    """Go's ``%q`` for a string."""
-    if text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif 0xDC80 <= code <= 0xDCFF:  # a raw byte carried through surrogateescape
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif char.isprintable():
-            out.append(char)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
 def _rewrite_ranges(text: str) -> str:
     """``A - B`` becomes ``>= A, <= B `` (surrounding whitespace is absorbed)."""
     if "-" not in text or _RANGE_HINT_RE.search(text) is None:
@@ -536,7 +502,7 @@ def _parse_constraint(text: str) -> Constraint:
     for group in _rewrite_ranges(text).split("||"):
         matches = _split_group(group)
         if matches is None:
-            raise ConstraintError(f"improper constraint: {_go_quote(group)}")
+            raise ConstraintError(f"improper constraint: {go_quote(group)}")
         checks: list[_Check] = []
         has_prerelease = False
         for match in matches:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from package_registry.gotext import go_quote, parse_bool
 from package_registry.packages.versions import Version, VersionError
 
 __all__ = [
@@ -19,8 +20,6 @@ __all__ = [
     "Filters",
     "InvalidQuery",
     "SearchQuery",
-    "go_quote",
-    "parse_bool",
     "parse_categories_query",
     "parse_query_string",
     "parse_search_query",
@@ -98,58 +97,6 @@ def parse_query_string(raw_query: str | bytes) -> dict[str, list[str]]:
             continue
         values.setdefault(_text(key), []).append(_text(value))
     return values
-
-
-# --------------------------------------------------------------------------------------
-# Go formatting helpers
-
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    "\\": "\\\\",
-    '"': '\\"',
-}
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` (``strconv.Quote``) of a string; surrogate-escaped bytes print as ``\\xHH``."""
-    out = ['"']
-    for ch in text:
-        esc = _GO_ESCAPES.get(ch)
-        if esc is not None:
-            out.append(esc)
-            continue
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:  # an invalid UTF-8 byte kept by surrogateescape
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif ch == " " or ch.isprintable():
-            out.append(ch)
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-
-
-def parse_bool(text: str) -> bool | None:
-    """Go's ``strconv.ParseBool``; ``None`` when the text is not a boolean."""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    return None
 
 
 def _version_text(version: Version | None) -> str:
