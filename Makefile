@@ -35,5 +35,9 @@ conformance: $(BIN)/.installed
 	$(BIN)/python $(SHARED)/conformance/run.py --keep-going \
 	  --server-cmd '$(abspath $(BIN))/package-registry -config={config} -address={address} {flags}'
 
+## Serving benchmark against nginx (installs nginx and wrk if missing); see docs/performance.md.
+bench: $(BIN)/.installed
+	bench/serve.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

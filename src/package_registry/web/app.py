@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from package_registry.observability.logging import request_fields
+from package_registry.observability.logging import ACCESS_LOGGER, request_fields
 from package_registry.observability.metrics import Metrics
 from package_registry.web import router
 from package_registry.web.request import Context, Request
@@ -31,9 +31,17 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 CORS = (b"access-control-allow-origin", b"*")
+#: Read size for files sent through Python.
+FILE_CHUNK = 256 * 1024
+#: Hand whole files to the server (ASGI ``pathsend``) when it offers to send them. Off:
+#: granian 2.8's ``pathsend`` measured 2.5-6x slower than sending the bytes for 154 B and
+#: 295 KB files and no faster for 8 MB (docs/performance.md).
+USE_PATHSEND = False
+#: Routing results kept per worker, keyed by (path, query); cleared when full.
+ROUTE_MEMO_SIZE = 4096
 NOT_FOUND_PAGE = Response(404, [*NO_CACHE, TEXT_TYPE, NOSNIFF], b"404 page not found\n")
 
-access_log = logging.getLogger("package_registry.http")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 class RegistryApp:
@@ -56,7 +64,18 @@ class RegistryApp:
             "signature": downloads.signature,
             "tarball": downloads.tarball,
         }
+        if ctx.upstream is not None:  # proxy mode: these may ask the upstream registry
+            self._handlers.update(
+                search=search.search_with_proxy,
+                categories=search.categories_with_proxy,
+                package_index=packages.package_index_with_proxy,
+                static=packages.static_with_proxy,
+                artifact=downloads.artifact_with_proxy,
+                signature=downloads.signature_with_proxy,
+                tarball=downloads.tarball_with_proxy,
+            )
         self._async = {name for name, h in self._handlers.items() if inspect.iscoroutinefunction(h)}
+        self._routes: dict[tuple[str, str], router.Match | router.Redirect | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -68,13 +87,15 @@ class RegistryApp:
         started = time.perf_counter()
         path: str = scope["path"]
         query = scope["query_string"].decode("latin-1")
-        found = router.resolve(path, query)
+        found = self._resolve(path, query)
         if found is None:
             await self._write(scope, send, NOT_FOUND_PAGE)
             return
         if isinstance(found, router.Redirect):
             if found.bare:
-                await self._write(scope, send, Response(301, [(b"location", found.location.encode())]))
+                await self._write(
+                    scope, send, Response(301, [(b"location", found.location.encode())])
+                )
                 return
             response = _strict_slash_redirect(scope["method"], found.location)
             template = None
@@ -101,12 +122,27 @@ class RegistryApp:
         if scope.get("raw_path") != b"/health" or query:
             _log_request(scope, response.status, sent, started)
 
+    def _resolve(self, path: str, query: str) -> router.Match | router.Redirect | None:
+        """``router.resolve``, remembered: the same few URLs are asked again and again."""
+        key = (path, query)
+        try:
+            return self._routes[key]
+        except KeyError:
+            pass
+        found = router.resolve(path, query)
+        if len(self._routes) >= ROUTE_MEMO_SIZE:
+            self._routes.clear()
+        self._routes[key] = found
+        return found
+
     async def _write(self, scope: Scope, send: Send, response: Response) -> int:
         """Send ``response``; return the number of body bytes written."""
         headers = response.headers
         head_only = scope["method"] == "HEAD"
-        length = response.length if response.length is not None else (
-            None if response.stream is not None or response.file_path else len(response.body)
+        length = (
+            response.length
+            if response.length is not None
+            else (None if response.stream is not None or response.file_path else len(response.body))
         )
         if length is not None and response.status != 304:
             headers = [*headers, (b"content-length", b"%d" % length)]
@@ -128,15 +164,23 @@ class RegistryApp:
 
 
 async def _send_file(scope: Scope, send: Send, path: str) -> int:
-    """Whole files: ``pathsend`` (zero-copy) where the server offers it, chunks otherwise."""
-    if "http.response.pathsend" in scope.get("extensions", {}):
+    """Whole files: ``pathsend`` when enabled and offered, read in chunks otherwise.
+
+    A file that fits in one chunk goes out in one message.
+    """
+    if USE_PATHSEND and "http.response.pathsend" in scope.get("extensions", {}):
         await send({"type": "http.response.pathsend", "path": path})
         return os.stat(path).st_size
     total = 0
     with open(path, "rb") as handle:
-        while chunk := handle.read(256 * 1024):
+        chunk = handle.read(FILE_CHUNK)
+        if len(chunk) < FILE_CHUNK:
+            await send({"type": "http.response.body", "body": chunk})
+            return len(chunk)
+        while chunk:
             total += len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            chunk = handle.read(FILE_CHUNK)
     await send({"type": "http.response.body", "body": b""})
     return total
 
@@ -152,9 +196,12 @@ def _strict_slash_redirect(method: str, location: str) -> Response:
     return Response(301, headers, body)
 
 
+_GO_HTML_ESCAPES = (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"))
+
+
 def _go_html_escape(text: str) -> str:
     """HTML escaping as Go's ``html.EscapeString`` writes it."""
-    for raw, escaped in (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;")):
+    for raw, escaped in _GO_HTML_ESCAPES:
         text = text.replace(raw, escaped)
     return text
 

@@ -9,6 +9,7 @@ goldens rely on.
 from __future__ import annotations
 
 import calendar
+import functools
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -68,7 +69,12 @@ def internal_error(headers: Headers | None = None) -> Response:
 
 def http_date(timestamp: float) -> bytes:
     """IMF-fixdate in GMT, as in ``Last-Modified``."""
-    return formatdate(int(timestamp), usegmt=True).encode()
+    return _http_date(int(timestamp))
+
+
+@functools.lru_cache(maxsize=4096)
+def _http_date(seconds: int) -> bytes:
+    return formatdate(seconds, usegmt=True).encode()
 
 
 def parse_http_date(value: str) -> float | None:
@@ -174,7 +180,9 @@ def serve_content(
     if if_none_match is not None and if_none_match.strip():
         if "*" in if_none_match:
             return Response(304 if get_or_head else 412, headers)
-    elif get_or_head and _not_modified_since(request_headers.get("if-modified-since"), content.mtime):
+    elif get_or_head and _not_modified_since(
+        request_headers.get("if-modified-since"), content.mtime
+    ):
         return Response(304, headers)
 
     range_header = request_headers.get("range", "")

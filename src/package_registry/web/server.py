@@ -8,6 +8,7 @@ asks every worker to finish its in-flight requests, then exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -17,10 +18,15 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 log = logging.getLogger("package_registry.server")
+
+#: Listen queue length: bursts of Kibana instances connecting at once must not be refused.
+BACKLOG = 2048
 
 TLS_VERSIONS = {
     "1.0": ssl.TLSVersion.TLSv1,
@@ -37,6 +43,8 @@ class ServerOptions:
     tls_cert: str = ""
     tls_key: str = ""
     tls_min_version: str = ""
+    #: ``auto`` (granian when installed, see ``choose_backend``), ``granian`` or ``uvicorn``.
+    backend: str = "auto"
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -66,7 +74,7 @@ def bind(address: str) -> socket.socket:
     if family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     sock.bind((host, port))
-    sock.listen(2048)
+    sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -85,7 +93,7 @@ def _uvicorn_config(app: Callable, options: ServerOptions) -> uvicorn.Config:
         ssl_certfile=options.tls_cert if tls else None,
         ssl_keyfile=options.tls_key if tls else None,
         timeout_graceful_shutdown=None,
-        backlog=2048,
+        backlog=BACKLOG,
     )
     config.load()
     if tls and config.ssl is not None and options.tls_min_version:
@@ -93,7 +101,13 @@ def _uvicorn_config(app: Callable, options: ServerOptions) -> uvicorn.Config:
     return config
 
 
+def _stopped(signum: int, _frame: object) -> None:
+    """Handler uvicorn re-raises the stop signal into once it has shut down: exit cleanly."""
+
+
 def _run_worker(app: Callable, sock: socket.socket, options: ServerOptions) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stopped)
     server = uvicorn.Server(_uvicorn_config(app, options))
     server.run(sockets=[sock])
 
@@ -110,10 +124,95 @@ def serve(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
         port,
         extra={"server.address": host, "server.port": port, "workers": options.workers},
     )
+    if choose_backend(options) == "granian":
+        try:
+            server = _granian_server(sock, options)
+        except (ImportError, AttributeError, TypeError) as err:  # an unknown granian release
+            log.warning("granian cannot serve here (%s); serving with uvicorn", err)
+        else:
+            server.serve(target_loader=lambda *_args, **_kwargs: app, wrap_loader=False)
+            return 0
     if options.workers <= 1:
         _run_worker(app, sock, options)
         return 0
     return _supervise(app, sock, options)
+
+
+def choose_backend(options: ServerOptions) -> str:
+    """``granian`` when installed and able to honour the options, else ``uvicorn``."""
+    if options.backend != "auto":
+        return options.backend
+    if options.workers <= 1:
+        return "uvicorn"  # served in this process, as the metrics set-up expects
+    if options.tls_cert and options.tls_key and options.tls_min_version in ("1.0", "1.1"):
+        return "uvicorn"  # rustls speaks TLS 1.2 and 1.3 only
+    try:
+        import granian  # noqa: F401
+    except ImportError:
+        return "uvicorn"
+    return "granian"
+
+
+#: granian's own log lines (worker deaths, errors) go to our handlers, warnings and up.
+_GRANIAN_LOGGING = {
+    "loggers": {"_granian": {"handlers": [], "propagate": True}},
+}
+
+
+def _granian_server(sock: socket.socket, options: ServerOptions) -> Any:
+    """granian's Rust HTTP server over the pre-bound socket, workers forked after load.
+
+    Workers are ``fork``-ed children that take the already loaded application from the
+    parent's memory (copy-on-write), like ``_supervise`` does for uvicorn; the parent
+    respawns a worker that dies and, on SIGTERM/SIGINT, lets every worker finish its
+    in-flight requests before exiting.
+    """
+    import multiprocessing
+
+    from granian._granian import SocketHolder
+    from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
+    from granian.log import LogLevels
+    from granian.server.mp import MPServer
+
+    if not hasattr(MPServer, "_init_shared_socket"):
+        raise AttributeError("granian.server.mp.MPServer._init_shared_socket")
+
+    class _Server(MPServer):  # type: ignore[misc]
+        def _init_shared_socket(self) -> None:
+            # Serve the socket bound by ``bind`` instead of binding a new one.
+            self._ssp = None
+            self._shd = SocketHolder(sock.fileno(), False, BACKLOG)
+            self._sfd = self._shd.get_fd()
+            self._sso = sock
+
+    if multiprocessing.get_start_method(allow_none=True) != "fork":
+        multiprocessing.set_start_method("fork", force=True)
+    tls = bool(options.tls_cert and options.tls_key)
+    host, port = sock.getsockname()[:2]
+    server = _Server(
+        "package_registry.web.app:RegistryApp",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGINL,
+        http=HTTPModes.http1,
+        websockets=False,
+        workers=options.workers,
+        loop=Loops.uvloop,
+        backlog=BACKLOG,
+        log_enabled=True,
+        log_level=LogLevels.warning,
+        log_dictconfig=_GRANIAN_LOGGING,
+        log_access=False,
+        ssl_cert=Path(options.tls_cert) if tls else None,
+        ssl_key=Path(options.tls_key) if tls else None,
+        ssl_protocol_min=SSLProtocols.tls13
+        if options.tls_min_version == "1.3"
+        else SSLProtocols.tls12,
+        respawn_failed_workers=True,
+        respawn_interval=0.5,
+    )
+    SocketHolder(sock.fileno(), False, BACKLOG)  # a changed signature fails here, not in serve
+    return server
 
 
 def _supervise(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
@@ -123,8 +222,6 @@ def _supervise(app: Callable, sock: socket.socket, options: ServerOptions) -> in
     def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
                 _run_worker(app, sock, options)
             finally:
@@ -135,10 +232,8 @@ def _supervise(app: Callable, sock: socket.socket, options: ServerOptions) -> in
         nonlocal stopping
         stopping = True
         for pid in list(children):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -3,27 +3,47 @@
 Answers come from the answer cache of the catalog snapshot the request started with,
 so a reload never mixes two catalogs in one answer. Cached answers carry an ETag
 (``If-None-Match`` gives 304) and a gzip copy made once per answer.
+
+In proxy mode the upstream registry's answer for the same raw query is merged in; such
+answers depend on the upstream too, so they are kept for at most the route's
+``cache_time`` (``ExpiringAnswers``) instead of for the catalog's lifetime.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Hashable
+from typing import Any
 
-from package_registry.queries.categories import categories
+from package_registry.queries.categories import categories, category_counts, render_categories
+from package_registry.queries.expiring import ExpiringAnswers
+from package_registry.queries.merge import merge_categories, merge_search
 from package_registry.queries.params import (
+    CategoriesQuery,
     InvalidQuery,
+    SearchQuery,
     parse_categories_query,
     parse_search_query,
 )
-from package_registry.queries.search import QueryFailed, search
+from package_registry.queries.search import QueryFailed, search, search_entries
+from package_registry.sources.proxy import UpstreamError
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import (
     JSON_TYPE,
     Response,
     bad_request,
     cache_headers,
+    internal_error,
     not_found,
 )
+
+#: Parsed query strings kept per worker and route; cleared when full.
+PARSED_MEMO_SIZE = 4096
+
+#: A parsed query with its answer-cache key, or the text of its 400 answer.
+Parsed = tuple[Any, Hashable] | str
+
+log = logging.getLogger("package_registry.proxy")
 
 
 class SearchRoutes:
@@ -31,34 +51,108 @@ class SearchRoutes:
         self._ctx = ctx
         self._search_headers = [*cache_headers(ctx.cache_times.search), JSON_TYPE]
         self._categories_headers = [*cache_headers(ctx.cache_times.categories), JSON_TYPE]
+        self._parsed: dict[tuple[str, str], Parsed] = {}
+        self._proxied_search = ExpiringAnswers(ctx.cache_times.search)
+        self._proxied_categories = ExpiringAnswers(ctx.cache_times.categories)
+
+    def _parse(self, route: str, raw: str) -> Parsed:
+        """The query of ``route`` parsed once per distinct raw query string.
+
+        Parsing depends only on the raw string and the (fixed) unknown-parameter
+        setting, so repeated queries reuse the frozen query object and its cache key.
+        """
+        memo = self._parsed
+        try:
+            return memo[(route, raw)]
+        except KeyError:
+            pass
+        allow = self._ctx.allow_unknown_query_parameters
+        parsed: Parsed
+        try:
+            query: SearchQuery | CategoriesQuery = (
+                parse_search_query(raw, allow)
+                if route == "search"
+                else parse_categories_query(raw, allow)
+            )
+            parsed = (query, (route, query.cache_key()))
+        except InvalidQuery as err:
+            parsed = str(err)
+        if len(memo) >= PARSED_MEMO_SIZE:
+            memo.clear()
+        memo[(route, raw)] = parsed
+        return parsed
 
     def search(self, request: Request) -> Response:
-        try:
-            query = parse_search_query(request.query, self._ctx.allow_unknown_query_parameters)
-        except InvalidQuery as err:
-            return bad_request(str(err))
+        parsed = self._parse("search", request.query)
+        if isinstance(parsed, str):
+            return bad_request(parsed)
+        query, key = parsed
         snapshot = self._ctx.holder.current
         try:
-            answer = snapshot.cache.get_or_compute(
-                ("search", query.cache_key()), lambda: search(snapshot.catalog, query)
-            )
+            answer = snapshot.cache.get_or_compute(key, lambda: search(snapshot.catalog, query))
         except QueryFailed as err:
             return not_found(f"fetching package failed: {err}")
         return _cached(request, answer, self._search_headers)
 
     def categories(self, request: Request) -> Response:
-        try:
-            query = parse_categories_query(
-                request.query, self._ctx.allow_unknown_query_parameters
-            )
-        except InvalidQuery as err:
-            return bad_request(str(err))
+        parsed = self._parse("categories", request.query)
+        if isinstance(parsed, str):
+            return bad_request(parsed)
+        query, key = parsed
         snapshot = self._ctx.holder.current
         compute: Callable[[], bytes] = lambda: categories(snapshot.catalog, query)  # noqa: E731
         try:
-            answer = snapshot.cache.get_or_compute(("categories", query.cache_key()), compute)
+            answer = snapshot.cache.get_or_compute(key, compute)
         except QueryFailed as err:
             return not_found(str(err))
+        return _cached(request, answer, self._categories_headers)
+
+    async def search_with_proxy(self, request: Request) -> Response:
+        """``search`` with the upstream's packages for the same raw query joined in."""
+        upstream = self._ctx.upstream
+        parsed = self._parse("search", request.query)
+        if upstream is None or isinstance(parsed, str):
+            return self.search(request)
+        query, key = parsed
+        snapshot = self._ctx.holder.current
+        key = (snapshot.catalog.generation, key)
+        answer = self._proxied_search.get(key)
+        if answer is None:
+            try:
+                local = search_entries(snapshot.catalog, query)
+            except QueryFailed as err:
+                return not_found(f"fetching package failed: {err}")
+            try:
+                remote = await upstream.search(request.query)
+            except UpstreamError as err:
+                log.error("proxy mode: search failed", extra={"error.message": str(err)})
+                return internal_error()
+            body = merge_search(query, local, remote)
+            answer = self._proxied_search.put(key, body)
+        return _cached(request, answer, self._search_headers)
+
+    async def categories_with_proxy(self, request: Request) -> Response:
+        """``categories`` with the upstream's counts for the same raw query added."""
+        upstream = self._ctx.upstream
+        parsed = self._parse("categories", request.query)
+        if upstream is None or isinstance(parsed, str):
+            return self.categories(request)
+        query, key = parsed
+        snapshot = self._ctx.holder.current
+        key = (snapshot.catalog.generation, key)
+        answer = self._proxied_categories.get(key)
+        if answer is None:
+            try:
+                counts = category_counts(snapshot.catalog, query)
+            except QueryFailed as err:
+                return not_found(str(err))
+            try:
+                remote = await upstream.categories(request.query)
+            except UpstreamError as err:
+                log.error("proxy mode: categories failed", extra={"error.message": str(err)})
+                return internal_error()
+            body = render_categories(merge_categories(counts, remote))
+            answer = self._proxied_categories.put(key, body)
         return _cached(request, answer, self._categories_headers)
 
 
