@@ -46,12 +46,14 @@ class FolderFiles:
         self.location = location
         self.signature: str | None = None
         self._real_root: str | None = None
+        #: Request paths already resolved to a file inside the package (bounded by its files).
+        self._resolved: dict[str, str] = {}
 
     # serving
 
     def stat(self, relpath: str) -> FileInfo | None:
         """Size and mtime of a regular file inside the package, else ``None``."""
-        path = self._inside(relpath)
+        path = self._resolved.get(relpath) or self._inside(relpath)
         if path is None:
             return None
         try:
@@ -60,18 +62,21 @@ class FolderFiles:
             return None
         if not stat.S_ISREG(info.st_mode):
             return None
+        self._resolved[relpath] = path
         return FileInfo(info.st_size, info.st_mtime)
 
     def open(self, relpath: str) -> BinaryIO:
         """Open a file ``stat`` accepted."""
-        path = self._inside(relpath)
+        path = self._resolved.get(relpath) or self._inside(relpath)
         if path is None:
             raise FileNotFoundError(relpath)
         return open(path, "rb")
 
     def local_path(self, relpath: str) -> str | None:
         """The real path of a file inside the package, for zero-copy sending."""
-        return self._inside(relpath) if self.stat(relpath) is not None else None
+        return self._resolved.get(relpath) or (
+            self._inside(relpath) if self.stat(relpath) is not None else None
+        )
 
     def _inside(self, relpath: str) -> str | None:
         """The path of ``relpath`` if it resolves inside the package folder."""
