@@ -109,51 +109,62 @@ class SearchRoutes:
 
     async def search_with_proxy(self, request: Request) -> Response:
         """``search`` with the upstream's packages for the same raw query joined in."""
-        upstream = self._ctx.upstream
-        parsed = self._parse("search", request.query)
-        if upstream is None or isinstance(parsed, str):
-            return self.search(request)
-        query, key = parsed
-        snapshot = self._ctx.holder.current
-        key = (snapshot.catalog.generation, key)
-        answer = self._proxied_search.get(key)
-        if answer is None:
-            try:
-                local = search_entries(snapshot.catalog, query)
-            except QueryFailed as err:
-                return not_found(f"fetching package failed: {err}")
-            try:
-                remote = await upstream.search(request.query)
-            except UpstreamError as err:
-                log.error("proxy mode: search failed", extra={"error.message": str(err)})
-                return internal_error()
-            body = merge_search(query, local, remote)
-            answer = self._proxied_search.put(key, body)
-        return _cached(request, answer, self._search_headers)
+        return await self._merged(
+            request,
+            "search",
+            self._proxied_search,
+            self._search_headers,
+            local=search_entries,
+            merge=merge_search,
+            failure_prefix="fetching package failed: ",
+        )
 
     async def categories_with_proxy(self, request: Request) -> Response:
         """``categories`` with the upstream's counts for the same raw query added."""
+        return await self._merged(
+            request,
+            "categories",
+            self._proxied_categories,
+            self._categories_headers,
+            local=category_counts,
+            merge=lambda _query, counts, remote: render_categories(
+                merge_categories(counts, remote)
+            ),
+            failure_prefix="",
+        )
+
+    async def _merged(
+        self,
+        request: Request,
+        route: str,
+        answers: ExpiringAnswers,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        local: Callable[[Any, Any], Any],
+        merge: Callable[[Any, Any, Any], bytes],
+        failure_prefix: str,
+    ) -> Response:
+        """Local answer of ``route`` merged with the upstream's, kept for the cache time."""
         upstream = self._ctx.upstream
-        parsed = self._parse("categories", request.query)
+        parsed = self._parse(route, request.query)
         if upstream is None or isinstance(parsed, str):
-            return self.categories(request)
+            return self.search(request) if route == "search" else self.categories(request)
         query, key = parsed
         snapshot = self._ctx.holder.current
         key = (snapshot.catalog.generation, key)
-        answer = self._proxied_categories.get(key)
+        answer = answers.get(key)
         if answer is None:
             try:
-                counts = category_counts(snapshot.catalog, query)
+                mine = local(snapshot.catalog, query)
             except QueryFailed as err:
-                return not_found(str(err))
+                return not_found(f"{failure_prefix}{err}")
             try:
-                remote = await upstream.categories(request.query)
+                theirs = await getattr(upstream, route)(request.query)
             except UpstreamError as err:
-                log.error("proxy mode: categories failed", extra={"error.message": str(err)})
+                log.error(f"proxy mode: {route} failed", extra={"error.message": str(err)})
                 return internal_error()
-            body = render_categories(merge_categories(counts, remote))
-            answer = self._proxied_categories.put(key, body)
-        return _cached(request, answer, self._categories_headers)
+            answer = answers.put(key, merge(query, mine, theirs))
+        return _cached(request, answer, headers)
 
 
 def _cached(request: Request, answer, headers) -> Response:  # type: ignore[no-untyped-def]
