@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from package_registry.packages.model import Package
 from package_registry.sources.base import Reject
 from package_registry.sources.folders import load_folders
+from package_registry.sources.walk import shared_listings
 from package_registry.sources.zips import load_zips
 
 log = logging.getLogger("package_registry.sources")
@@ -39,7 +40,8 @@ def load_local_packages(
 ) -> LoadOutcome:
     """Load zips then folders from ``paths``; log and collect each invalid package."""
     options = {"validate": validate, "require_signatures": require_signatures, "workers": workers}
-    reports = [load_zips(paths, **options), load_folders(paths, **options)]
+    with shared_listings():
+        reports = [load_zips(paths, **options), load_folders(paths, **options)]
     rejects = [reject for report in reports for reject in report.rejects]
     for reject in rejects:
         log.error(

@@ -41,10 +41,9 @@ from package_registry.packages.yamlload import (
     as_bool,
     compose_yaml,
     go_float_text,
-    load_yaml,
+    load_config,
     mapping_items,
     scalar_value,
-    to_config,
     to_document,
     type_error,
     unmarshal_errors,
@@ -476,7 +475,7 @@ class _Loader:
 
     def load(self) -> Package:
         reader = self.reader
-        config = to_config(load_yaml(reader.read("manifest.yml")))
+        config = load_config(reader.read("manifest.yml"))
         record = unpack(config, _PACKAGE)
         data_streams = None
         if self.validate:
@@ -764,7 +763,7 @@ class _Loader:
         except ReaderError as exc:
             raise _Invalid(f"failed to read manifest: {exc}: {exc}") from None
         try:
-            config = to_config(load_yaml(data))
+            config = load_config(data)
         except (YamlError, ConfigError) as exc:
             raise _Invalid(f"error creating new manifest config: {exc}") from None
         try:

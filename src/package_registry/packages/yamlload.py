@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal
 from typing import Any
 
@@ -221,10 +222,92 @@ class _Decoder:
                 raise YamlError("yaml: document contains excessive aliasing")
 
 
+class _Fallback(Exception):
+    """The fast decoder met something only ``_Decoder`` handles exactly."""
+
+
+_ScalarNode = yaml.ScalarNode
+_MappingNode = yaml.MappingNode
+_SequenceNode = yaml.SequenceNode
+#: Untagged plain scalars whose value is not text: yaml.v2's nulls and booleans.
+_PLAIN_WORDS: dict[str, Any] = {**dict.fromkeys(_NULLS), **_BOOLS}
+
+
+def _scalar_fast(node: yaml.ScalarNode) -> Any:
+    """``scalar_value`` with the common case (untagged plain text) first."""
+    if node.tag or node.style:
+        return scalar_value(node)
+    text = node.value
+    value = _PLAIN_WORDS.get(text, _MISSING)
+    if value is not _MISSING:
+        return value
+    if text[0] in _NUMERIC_START:
+        return _resolve_plain(text)
+    return text
+
+
+def _decode_tree(node: yaml.Node, flags: list[bool]) -> Any:
+    """``_Decoder.decode`` for a node *tree* (no anchors) without merge keys.
+
+    Raises ``_Fallback`` on a merge key or a non-scalar key. ``flags[0]`` is set when a
+    mapping key is not dot-free text, i.e. when go-ucfg's normalisation changes anything.
+    """
+    cls = node.__class__
+    if cls is _MappingNode:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not _ScalarNode or (
+                key_node.value == "<<" and not key_node.style
+            ):
+                raise _Fallback
+            key = _scalar_fast(key_node)
+            if key.__class__ is not str or "." in key:
+                flags[0] = True
+            cls = value_node.__class__
+            out[key] = (
+                _scalar_fast(value_node) if cls is _ScalarNode else _decode_tree(value_node, flags)
+            )
+        return out
+    if cls is _SequenceNode:
+        return [
+            _scalar_fast(item) if item.__class__ is _ScalarNode else _decode_tree(item, flags)
+            for item in node.value
+        ]
+    return _scalar_fast(node)
+
+
+def _decode(data: bytes) -> tuple[Any, bool]:
+    """The first document's values, and whether go-ucfg normalisation may change them.
+
+    Without an ``&`` byte (in any encoding libyaml reads) there is no anchor, hence no
+    alias, so the node graph is a tree and the alias bookkeeping can be skipped.
+    """
+    root = compose_yaml(data)
+    if root is None:
+        return None, False
+    if b"&" not in data:
+        flags = [False]
+        try:
+            return _decode_tree(root, flags), flags[0]
+        except (_Fallback, YamlError):
+            pass  # the exact decoder decides, and words any error
+    return _Decoder().decode(root), True
+
+
 def load_yaml(data: bytes) -> Any:
     """Parse the first YAML document of ``data`` into the values yaml.v2 would give."""
-    root = compose_yaml(data)
-    return None if root is None else _Decoder().decode(root)
+    return _decode(data)[0]
+
+
+def load_config(data: bytes) -> dict[str, Any] | list[Any]:
+    """``to_config(load_yaml(data))``, skipping the normalisation copy when it is a no-op.
+
+    With only dot-free text keys, go-ucfg's normalisation rebuilds the same tree.
+    """
+    document, needs_normalizing = _decode(data)
+    if not needs_normalizing and isinstance(document, (dict, list)):
+        return document
+    return to_config(document)
 
 
 def mapping_items(node: yaml.MappingNode) -> dict[str, yaml.Node]:
@@ -322,11 +405,19 @@ def _normalize(value: Any) -> Any:
                     "(assert) string key required when merging into"
                     " 'map[interface {}]interface {}' accessing config"
                 )
-            _set_path(out, key.split("."), key, _normalize(item))
+            if item.__class__ in _CONTAINERS:
+                item = _normalize(item)
+            if "." not in key and out.get(key) is None:
+                out[key] = item  # what _set_path does for a fresh single-part key
+            else:
+                _set_path(out, key.split("."), key, item)
         return out
     if isinstance(value, list):
-        return [_normalize(item) for item in value]
+        return [_normalize(item) if item.__class__ in _CONTAINERS else item for item in value]
     return value
+
+
+_CONTAINERS = frozenset((dict, list))
 
 
 def _set_path(root: dict[str, Any], parts: list[str], key: str, value: Any) -> None:
@@ -504,6 +595,48 @@ class Struct:
 
     go_name: str
     fields: tuple[Field, ...]
+    #: ``unpack``'s and ``to_document``'s per-field tables, built on first use.
+    plans: tuple[tuple[Any, ...], tuple[Any, ...]] | None = dataclass_field(
+        default=None, compare=False, repr=False
+    )
+
+
+_TEXT_KINDS = frozenset((STR, PSTR))
+#: ``to_document``'s omission rules: never, when nil (pointers), when empty.
+_KEEP, _OMIT_NIL, _OMIT_EMPTY = 0, 1, 2
+
+
+def _plans(struct: Struct) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Precomputed field tables, so the per-value loops do no attribute look-ups."""
+    plans = struct.plans
+    if plans is None:
+        reading = tuple(
+            (
+                field.attr,
+                field.key,
+                len(field.parts) == 1,
+                field.kind in _TEXT_KINDS,
+                _ZERO.get(field.kind),
+                field.required,
+                field,
+            )
+            for field in struct.fields
+        )
+        writing = tuple(
+            (
+                field.attr,
+                field.json,
+                _KEEP
+                if not field.omitempty
+                else (_OMIT_NIL if field.kind in _POINTERS else _OMIT_EMPTY),
+                field.kind,
+                field.struct,
+            )
+            for field in struct.fields
+        )
+        plans = (reading, writing)
+        object.__setattr__(struct, "plans", plans)
+    return plans
 
 
 def _lookup(node: Any, field: Field, path: str) -> Any:
@@ -533,19 +666,26 @@ def unpack(
     """
     record = dict(preset) if preset else {}
     prefix = f"{path}." if path else ""
-    for field in struct.fields:
-        if field.key is None:
-            record.setdefault(field.attr, _ZERO.get(field.kind))
+    mapping = node if isinstance(node, dict) else None
+    for attr, key, simple, text, zero, required, field in _plans(struct)[0]:
+        if key is None:
+            record.setdefault(attr, zero)
             continue
-        field_path = prefix + field.key
-        value = _lookup(node, field, path)
-        if value is _MISSING or value is None:
-            if field.attr not in record:
-                record[field.attr] = _ZERO.get(field.kind)
+        if simple:
+            value = None if mapping is None else mapping.get(key)
         else:
-            record[field.attr] = _convert(field, value, field_path)
-        if field.required and record[field.attr] == "":
-            raise ConfigError(f"string value is not set accessing '{field_path}'")
+            value = _lookup(node, field, path)
+            if value is _MISSING:
+                value = None
+        if value is None:
+            if attr not in record:
+                record[attr] = zero
+        elif text and value.__class__ is str:
+            record[attr] = value
+        else:
+            record[attr] = _convert(field, value, prefix + key)
+        if required and record[attr] == "":
+            raise ConfigError(f"string value is not set accessing '{prefix + key}'")
     return record
 
 
@@ -589,13 +729,13 @@ def to_document(record: dict[str, Any], struct: Struct) -> dict[str, Any]:
     (a pointer to an empty struct is kept and written as ``{}``).
     """
     out: dict[str, Any] = {}
-    for field in struct.fields:
-        value = record[field.attr]
-        if field.omitempty and (value is None if field.kind in _POINTERS else not value):
+    for attr, json_key, omit, kind, sub in _plans(struct)[1]:
+        value = record[attr]
+        if omit and (value is None if omit == _OMIT_NIL else not value):
             continue
-        if field.kind == OBJ:
-            value = to_document(value, field.struct)  # type: ignore[arg-type]
-        elif field.kind == OBJS:
-            value = [to_document(item, field.struct) for item in value]  # type: ignore[arg-type]
-        out[field.json] = value
+        if kind == OBJ:
+            value = to_document(value, sub)
+        elif kind == OBJS:
+            value = [to_document(item, sub) for item in value]
+        out[json_key] = value
     return out

@@ -8,11 +8,20 @@ file access differ between them.
 
 from __future__ import annotations
 
+import gc
+import io
 import logging
+import multiprocessing
 import operator
 import os
+import pickle
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
 
 from package_registry.packages.manifest import (
     PackageError,
@@ -22,14 +31,46 @@ from package_registry.packages.manifest import (
     with_deprecation,
 )
 from package_registry.packages.model import Package
+from package_registry.packages.versions import Constraint
 from package_registry.sources.base import LoadReport, Reject
 
 logger = logging.getLogger("package_registry.sources")
 _NAME = operator.attrgetter("name")
 
 
+#: Listings made while a ``shared_listings()`` block is active, by normalised path.
+_listings: dict[str, list[os.DirEntry[str]]] | None = None
+
+
+@contextmanager
+def shared_listings() -> Iterator[None]:
+    """Let one load list each directory once.
+
+    The zip source walks whole package paths, folder packages included, and the folder
+    source then lists the same directories again; inside this block the second listing
+    of a directory reuses the first (once: each listing is handed out a single time).
+    """
+    global _listings
+    outer = _listings
+    _listings = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _listings = outer
+
+
 def scan_sorted(path: str) -> list[os.DirEntry[str]]:
     """Directory entries sorted by name, as Go's ``os.ReadDir`` returns them."""
+    listings = _listings
+    if listings is not None:
+        key = os.path.normpath(path)
+        cached = listings.pop(key, None)
+        if cached is not None:
+            return cached
+        with os.scandir(path) as entries:
+            listing = sorted(entries, key=_NAME)
+        listings[key] = listing
+        return listing
     with os.scandir(path) as entries:
         return sorted(entries, key=_NAME)
 
@@ -78,29 +119,118 @@ def load_packages(
     packages with the same name and version wins, and the highest deprecated version's
     notice is copied onto every version of its package.
     """
-    rejects: list[Reject] = []
-    found = [path for root in paths for path in discover(root, rejects)]
+    with paused_gc():
+        rejects: list[Reject] = []
+        found = [path for root in paths for path in discover(root, rejects)]
+        results = _load_all(found, reader, validate, require_signatures, workers or 1)
 
-    def load(path: str) -> Package | Reject:
+        packages: list[Package] = []
+        seen: set[tuple[str, str]] = set()
+        for path, result in zip(found, results, strict=True):
+            if isinstance(result, Reject):
+                rejects.append(result)
+            elif result.key in seen:
+                logger.debug("duplicated package", extra={"file.path": path})
+            else:
+                seen.add(result.key)
+                packages.append(result)
+        return LoadReport(_propagate_deprecations(packages), rejects)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic collection while loading.
+
+    Loading allocates millions of long-lived, acyclic objects; each generation-2 pass
+    would rescan all of them for nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+#: Below this many packages, forking worker processes costs more than it saves.
+PROCESS_POOL_MIN_PACKAGES = 200
+
+_Result = Package | Reject
+_Job = tuple[Callable[[str], PackageReader], bool, bool]
+#: What forked workers load with (set before forking, inherited by the children).
+_job: _Job | None = None
+
+
+def _load_all(
+    found: list[str],
+    reader: Callable[[str], PackageReader],
+    validate: bool,
+    require_signatures: bool,
+    workers: int,
+) -> list[_Result]:
+    """Load ``found`` in order: in forked processes when it pays, else threads or inline.
+
+    Threads only interleave (the work holds the GIL), so processes are the way to use
+    more cores; they need ``fork`` and a process with no other thread running.
+    """
+
+    def load(path: str) -> _Result:
         return _load_one(path, reader(path), validate, require_signatures)
 
-    if workers is not None and workers > 1 and len(found) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(load, found))
-    else:
-        results = [load(path) for path in found]
+    if workers <= 1 or len(found) < PROCESS_POOL_MIN_PACKAGES:
+        return [load(path) for path in found]  # threads would only add GIL contention
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        try:
+            return _load_in_processes(found, (reader, validate, require_signatures), workers)
+        except Exception:  # a broken pool must not fail the load: do it here instead
+            logger.warning("worker processes failed, loading in-process", exc_info=True)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(load, found))
 
-    packages: list[Package] = []
-    seen: set[tuple[str, str]] = set()
-    for path, result in zip(found, results, strict=True):
-        if isinstance(result, Reject):
-            rejects.append(result)
-        elif result.key in seen:
-            logger.debug("duplicated package", extra={"file.path": path})
-        else:
-            seen.add(result.key)
-            packages.append(result)
-    return LoadReport(_propagate_deprecations(packages), rejects)
+
+def _load_in_processes(found: list[str], job: _Job, workers: int) -> list[_Result]:
+    """Forked workers load chunks of paths; results come back pickled, in order."""
+    global _job
+    size = max(4, len(found) // (workers * 8))
+    chunks = [found[start : start + size] for start in range(0, len(found), size)]
+    _job = job
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(workers, len(chunks))) as pool:
+            results: list[_Result] = []
+            for payload in pool.imap(_load_chunk, chunks):
+                results.extend(pickle.loads(payload))
+            pool.close()
+            pool.join()  # the pool's threads are gone before anything forks again
+            return results
+    finally:
+        _job = None
+
+
+def _load_chunk(paths: list[str]) -> bytes:
+    """In a worker: load ``paths`` and pickle the results for the parent."""
+    assert _job is not None
+    reader, validate, require_signatures = _job
+    results = [_load_one(path, reader(path), validate, require_signatures) for path in paths]
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(results)
+    return buffer.getvalue()
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles ``orjson.Fragment`` (pre-rendered JSON numbers) by its bytes."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if obj.__class__ is orjson.Fragment:
+            return orjson.Fragment, (orjson.dumps(obj),)
+        if obj.__class__ is Constraint:  # holds compiled checks; re-parsed from its text
+            return _constraint, (obj.original,)
+        return NotImplemented
+
+
+def _constraint(text: str) -> Constraint:
+    return Constraint.parse(text)
 
 
 def listing_failed(root: str, exc: OSError, operation: str = "open") -> Reject:

@@ -93,6 +93,13 @@ class ZipFiles:
         self.signature: str | None = None
         self._archive: zipfile.ZipFile | None = None
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (from a loading worker) without the member index: rebuilt on demand."""
+        state = dict(self.__dict__)
+        state.pop("_index", None)
+        state["_archive"] = None
+        return state
+
     @cached_property
     def _index(self) -> _Index:
         try:
