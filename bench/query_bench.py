@@ -16,8 +16,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.queries.factory import catalog_of, make_package
-
 from package_registry.packages.model import Package
 from package_registry.queries.categories import categories
 from package_registry.queries.params import (
@@ -25,6 +23,7 @@ from package_registry.queries.params import (
     parse_search_query,
 )
 from package_registry.queries.search import search
+from tests.queries.factory import catalog_of, make_package
 
 CATEGORY_IDS = ["web", "custom", "security", "observability", "aws", "crm", "datastore", "cloud"]
 
