@@ -4,8 +4,8 @@ Usage::
 
     .venv/bin/python bench/stacks.py [--corpus DIR] [--workers N] [--duration 10s]
                                      [--connections 64] [--threads 2] [--rounds 3]
-                                     [--stacks uvicorn,granian-asgi,starlette,hypercorn]
-                                     [--path URL_PATH]
+                                     [--stacks uvicorn,granian-asgi,granian-rsgi,...]
+                                     [--path URL_PATH] [--granian-set NAME=VALUE ...]
 
 The catalog is loaded once, in this process; each stack then runs in a forked child that
 forks ``--workers`` workers sharing one pre-bound socket, exactly as the registry does.
@@ -13,13 +13,17 @@ Stacks:
 
 * ``uvicorn``: the registry's own server module (uvicorn + httptools + uvloop);
 * ``granian-asgi``: granian's Rust HTTP server calling the app through ASGI;
+* ``granian-rsgi``: the same server calling the app's RSGI entry (the registry's default);
 * ``starlette``: the app mounted in a Starlette application, under uvicorn (the cost of
   a framework's routing and middleware stack);
 * ``hypercorn``: hypercorn's asyncio worker with uvloop.
 
 Every stack is warmed up, then ``wrk`` runs once per stack per round, stacks in
 alternation; the median requests/s per stack is printed with its ratio to the first
-stack. Stacks whose package is not installed are skipped (``pip install -e '.[bench]'``).
+stack. ``--granian-set`` changes a setting of the granian server object before it serves
+(``backpressure=64``, ``runtime_threads=2``, ``task_impl=rust``,
+``http1.pipeline_flush=true``), for trying granian's options on both granian stacks.
+Stacks whose package is not installed are skipped (``pip install -e '.[bench]'``).
 ``wrk`` and the servers share the machine's cores; the figures compare stacks with each
 other on one machine, not with other machines.
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -46,7 +51,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_PATH = "/search?kibana.version=8.15.0&prerelease=true"
-STACKS = ("uvicorn", "granian-asgi", "starlette", "hypercorn")
+STACKS = ("uvicorn", "granian-asgi", "granian-rsgi", "starlette", "hypercorn")
+#: ``--granian-set`` settings, applied to granian servers started by this process.
+GRANIAN_SETTINGS: dict[str, str] = {}
 
 
 def make_corpus(out: Path, packages: int = 24, versions: int = 400) -> Path:
@@ -101,10 +108,33 @@ def run_uvicorn(app: Any, sock: socket.socket, workers: int) -> None:
     serve(app, sock, ServerOptions(address="", workers=workers, backend="uvicorn"))
 
 
-def run_granian(app: Any, sock: socket.socket, workers: int) -> None:
-    from package_registry.web.server import ServerOptions, serve
+def run_granian(app: Any, sock: socket.socket, workers: int, *, rsgi: bool) -> None:
+    from package_registry.web.server import ServerOptions, granian_server
 
-    serve(app, sock, ServerOptions(address="", workers=workers, backend="granian"))
+    server = granian_server(sock, ServerOptions(address="", workers=workers), rsgi=rsgi)
+    for name, value in GRANIAN_SETTINGS.items():
+        apply_setting(server, name, value)
+    server.serve(target_loader=lambda *_args, **_kwargs: app, wrap_loader=False)
+
+
+def apply_setting(server: Any, name: str, value: str) -> None:
+    """Set one granian server attribute from text (ints, booleans, enums by value)."""
+    from granian.http import HTTP1Settings
+
+    parsed: Any = value
+    if value.isdigit():
+        parsed = int(value)
+    elif value in ("true", "false"):
+        parsed = value == "true"
+    if name.startswith("http1."):
+        settings = server.http1_settings or HTTP1Settings()
+        setattr(settings, name.removeprefix("http1."), parsed)
+        server.http1_settings = settings
+        return
+    current = getattr(server, name)
+    if hasattr(current, "__members__") or type(current).__module__ == "granian.constants":
+        parsed = type(current)(value)
+    setattr(server, name, parsed)
 
 
 def run_starlette(app: Any, sock: socket.socket, workers: int) -> None:
@@ -159,12 +189,14 @@ def fork_workers(target: Callable[[], None], workers: int) -> None:
 
 RUNNERS: dict[str, Callable[[Any, socket.socket, int], None]] = {
     "uvicorn": run_uvicorn,
-    "granian-asgi": run_granian,
+    "granian-asgi": functools.partial(run_granian, rsgi=False),
+    "granian-rsgi": functools.partial(run_granian, rsgi=True),
     "starlette": run_starlette,
     "hypercorn": run_hypercorn,
 }
 REQUIRES = {
     "granian-asgi": "granian",
+    "granian-rsgi": "granian",
     "starlette": "starlette",
     "hypercorn": "hypercorn",
 }
@@ -253,9 +285,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--stacks", default="uvicorn,granian-asgi,starlette,hypercorn")
+    parser.add_argument("--stacks", default="uvicorn,granian-asgi,granian-rsgi,starlette,hypercorn")
     parser.add_argument("--path", default=DEFAULT_PATH, help="URL path (and query) to request")
+    parser.add_argument(
+        "--granian-set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="granian server setting for the granian stacks (repeatable)",
+    )
     args = parser.parse_args(argv)
+    for setting in args.granian_set:
+        name, sep, value = setting.partition("=")
+        if not sep:
+            parser.error(f"--granian-set {setting}: expected NAME=VALUE")
+        GRANIAN_SETTINGS[name] = value
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
-import pytest
 
 from package_registry.loading import load_local_packages
 from package_registry.packages.render import render_json
@@ -48,22 +49,38 @@ def snapshot(paths: list[str], workers: int) -> list[object]:
     return [packages, [(r.path, r.reason) for r in outcome.rejects]]
 
 
-def test_processes_match_in_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    make_corpus(tmp_path, 30)
-    paths = [str(tmp_path)]
+def compare_in_fresh_interpreter(root: str) -> None:
+    """Load ``root`` in-process and in worker processes; both reports must be equal.
+
+    Runs in its own interpreter: the loader only forks when no other thread runs, and
+    a test session has threads of its own.
+    """
+    paths = [root]
     expected = snapshot(paths, 1)
-    monkeypatch.setattr(walk, "PROCESS_POOL_MIN_PACKAGES", 2)
+    walk.PROCESS_POOL_MIN_PACKAGES = 2
     calls: list[int] = []
     original = walk._load_in_processes
-    monkeypatch.setattr(
-        walk, "_load_in_processes", lambda *args: calls.append(1) or original(*args)
-    )
+    walk._load_in_processes = lambda *args: calls.append(1) or original(*args)
     assert snapshot(paths, 2) == expected
     assert calls, "the process pool was not used"
-    assert "worker processes failed" not in caplog.text
     assert len(expected[0]) == 30 and len(expected[1]) == 1
+
+
+def test_processes_match_in_process(tmp_path: Path) -> None:
+    make_corpus(tmp_path, 30)
+    script = (
+        "from tests.sources.test_load_processes import compare_in_fresh_interpreter as c; "
+        f"c({str(tmp_path)!r})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "worker processes failed" not in result.stderr
 
 
 def test_fragments_survive_pickling() -> None:

@@ -1,9 +1,13 @@
-"""The ASGI application: route table, middleware order, and writing responses.
+"""The application: route table, middleware order, and writing responses.
 
 No framework sits here: each request is routed (with the reference's path cleaning and
-StrictSlash redirects), handed to one handler, and written in one ``http.response.start``
-plus body. CORS, the request log line and metrics wrap matched routes only, as in the
-reference; unknown paths and cleaning redirects pass without them.
+StrictSlash redirects), handed to one handler, and its ``Response`` written. CORS, the
+request log line and metrics wrap matched routes only, as in the reference; unknown paths
+and cleaning redirects pass without them.
+
+Two entry points carry the same answers: ASGI (``__call__``; uvicorn, tests) and RSGI
+(``__rsgi__``; granian, which then writes bodies and files from its Rust side with less
+Python per request). Both go through ``_respond``; only writing the ``Response`` differs.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from package_registry.observability.logging import ACCESS_LOGGER, request_fields
 from package_registry.observability.metrics import Metrics
 from package_registry.web import router
+from package_registry.web.filecache import FileCache
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, Response
 from package_registry.web.routes.downloads import DownloadRoutes
@@ -30,13 +35,44 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
+
+class RSGIHeaders(Protocol):
+    def items(self) -> list[tuple[str, str]]: ...
+
+
+class RSGIScope(Protocol):
+    """The parts of granian's RSGI scope used here (``granian.rsgi.Scope``)."""
+
+    method: str
+    path: str
+    query_string: str
+    http_version: str
+    client: str
+
+    @property
+    def headers(self) -> RSGIHeaders: ...
+
+
+class RSGIStream(Protocol):
+    async def send_bytes(self, data: bytes) -> None: ...
+
+
+class RSGIProtocol(Protocol):
+    """The response half of granian's ``RSGIHTTPProtocol``."""
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
+
+    def response_file(self, status: int, headers: list[tuple[str, str]], file: str) -> None: ...
+
+    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> RSGIStream: ...
+
+
 CORS = (b"access-control-allow-origin", b"*")
 #: Read size for files sent through Python.
 FILE_CHUNK = 256 * 1024
-#: Hand whole files to the server (ASGI ``pathsend``) when it offers to send them. Off:
-#: granian 2.8's ``pathsend`` measured 2.5-6x slower than sending the bytes for 154 B and
-#: 295 KB files and no faster for 8 MB (docs/performance.md).
-USE_PATHSEND = False
+#: Hand files too large for the file cache to granian (RSGI ``response_file``) instead of
+#: reading them in Python (docs/performance.md).
+USE_RSGI_FILE = True
 #: Routing results kept per worker, keyed by (path, query); cleared when full.
 ROUTE_MEMO_SIZE = 4096
 NOT_FOUND_PAGE = Response(404, [*NO_CACHE, TEXT_TYPE, NOSNIFF], b"404 page not found\n")
@@ -45,13 +81,16 @@ access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 class RegistryApp:
-    """The registry as one ASGI callable."""
+    """The registry as one ASGI callable that also speaks RSGI."""
 
     def __init__(self, ctx: Context, metrics: Metrics | None = None) -> None:
         self.ctx = ctx
         self.metrics = metrics
         info, search = InfoRoutes(ctx), SearchRoutes(ctx)
-        packages, downloads = PackageRoutes(ctx), DownloadRoutes(ctx)
+        #: Small package files and downloads held in memory, per worker.
+        self.file_cache = FileCache()
+        packages = PackageRoutes(ctx, self.file_cache)
+        downloads = DownloadRoutes(ctx, self.file_cache)
         self._handlers: dict[str, Handler] = {
             "index": info.index,
             "health": info.health,
@@ -78,33 +117,62 @@ class RegistryApp:
         self._routes: dict[tuple[str, str], router.Match | router.Redirect | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry (uvicorn, and granian when asked for ASGI)."""
         if scope["type"] == "http":
-            await self._http(scope, send)
+            started = time.perf_counter()
+            method: str = scope["method"]
+            query = scope["query_string"].decode("latin-1")
+            response, template = await self._respond(
+                method, scope["path"], query, _asgi_headers(scope), scope
+            )
+            sent = await _write_asgi(method, send, response)
+            if template is not None:
+                self._observe(method, template, response, sent, started)
+                if scope.get("raw_path") != b"/health" or query:
+                    _log_request(lambda: scope, response.status, sent, started)
         elif scope["type"] == "lifespan":
             await _lifespan(receive, send)
 
-    async def _http(self, scope: Scope, send: Send) -> None:
+    async def __rsgi__(self, scope: RSGIScope, protocol: RSGIProtocol) -> None:
+        """RSGI entry (granian): the same answers, written through granian's Rust side."""
         started = time.perf_counter()
-        path: str = scope["path"]
-        query = scope["query_string"].decode("latin-1")
+        method = scope.method
+        path = scope.path
+        query = scope.query_string
+        headers = scope.headers
+        # Lower-case names, first occurrence wins (the reversed pairs overwrite later ones).
+        response, template = await self._respond(
+            method, path, query, dict(reversed(headers.items())), {}
+        )
+        sent = await _write_rsgi(method, protocol, response)
+        if template is not None:
+            self._observe(method, template, response, sent, started)
+            if path != "/health" or query:
+                _log_request(lambda: _rsgi_log_scope(scope), response.status, sent, started)
+
+    async def _respond(
+        self, method: str, path: str, query: str, headers: dict[str, str], scope: Scope
+    ) -> tuple[Response, str | None]:
+        """The answer to one request, whatever the protocol that carries it.
+
+        Returns the response and the route template it matched: ``None`` for answers
+        that pass without middleware (unknown paths, path-cleaning redirects), ``""`` for
+        StrictSlash redirects (logged, not counted in metrics).
+        """
         found = self._resolve(path, query)
         if found is None:
-            await self._write(scope, send, NOT_FOUND_PAGE)
-            return
+            return NOT_FOUND_PAGE, None
         if isinstance(found, router.Redirect):
             if found.bare:
-                await self._write(
-                    scope, send, Response(301, [(b"location", found.location.encode())])
-                )
-                return
-            response = _strict_slash_redirect(scope["method"], found.location)
-            template = None
+                return Response(301, [(b"location", found.location.encode())]), None
+            response = _strict_slash_redirect(method, found.location)
+            template = ""
         else:
             request = Request(
-                method=scope["method"],
+                method=method,
                 path=path,
                 query=query,
-                headers=_headers(scope),
+                headers=headers,
                 params=found.params,
                 scope=scope,
             )
@@ -114,13 +182,15 @@ class RegistryApp:
             response = await result if name in self._async else result  # type: ignore[misc]
             template = found.route.template
         response.headers.append(CORS)
-        sent = await self._write(scope, send, response)
-        if self.metrics is not None and template is not None:
+        return response, template
+
+    def _observe(
+        self, method: str, template: str, response: Response, sent: int, started: float
+    ) -> None:
+        if self.metrics is not None and template:
             self.metrics.observe_request(
-                scope["method"], template, response.status, time.perf_counter() - started, sent
+                method, template, response.status, time.perf_counter() - started, sent
             )
-        if scope.get("raw_path") != b"/health" or query:
-            _log_request(scope, response.status, sent, started)
 
     def _resolve(self, path: str, query: str) -> router.Match | router.Redirect | None:
         """``router.resolve``, remembered: the same few URLs are asked again and again."""
@@ -135,42 +205,43 @@ class RegistryApp:
         self._routes[key] = found
         return found
 
-    async def _write(self, scope: Scope, send: Send, response: Response) -> int:
-        """Send ``response``; return the number of body bytes written."""
-        headers = response.headers
-        head_only = scope["method"] == "HEAD"
-        length = (
-            response.length
-            if response.length is not None
-            else (None if response.stream is not None or response.file_path else len(response.body))
-        )
-        if length is not None and response.status != 304:
-            headers = [*headers, (b"content-length", b"%d" % length)]
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        if head_only or response.status == 304:
-            await send({"type": "http.response.body", "body": b""})
-            return 0
-        if response.file_path is not None:
-            return await _send_file(scope, send, response.file_path)
-        if response.stream is not None:
-            total = 0
-            for chunk in response.stream():
-                total += len(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-            return total
-        await send({"type": "http.response.body", "body": response.body})
-        return len(response.body)
+
+def _content_length(response: Response) -> int | None:
+    """Bytes the body will have, when known before sending (never for a 304)."""
+    if response.status == 304:
+        return None
+    if response.length is not None:
+        return response.length
+    if response.stream is not None or response.file_path:
+        return None
+    return len(response.body)
 
 
-async def _send_file(scope: Scope, send: Send, path: str) -> int:
-    """Whole files: ``pathsend`` when enabled and offered, read in chunks otherwise.
+async def _write_asgi(method: str, send: Send, response: Response) -> int:
+    """Send ``response`` as ASGI messages; return the number of body bytes written."""
+    headers = response.headers
+    length = _content_length(response)
+    if length is not None:
+        headers = [*headers, (b"content-length", b"%d" % length)]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if method == "HEAD" or response.status == 304:
+        await send({"type": "http.response.body", "body": b""})
+        return 0
+    if response.file_path is not None:
+        return await _send_file(send, response.file_path)
+    if response.stream is not None:
+        total = 0
+        for chunk in response.stream():
+            total += len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return total
+    await send({"type": "http.response.body", "body": response.body})
+    return len(response.body)
 
-    A file that fits in one chunk goes out in one message.
-    """
-    if USE_PATHSEND and "http.response.pathsend" in scope.get("extensions", {}):
-        await send({"type": "http.response.pathsend", "path": path})
-        return os.stat(path).st_size
+
+async def _send_file(send: Send, path: str) -> int:
+    """A whole file read in chunks; one that fits in one chunk goes out in one message."""
     total = 0
     with open(path, "rb") as handle:
         chunk = handle.read(FILE_CHUNK)
@@ -183,6 +254,66 @@ async def _send_file(scope: Scope, send: Send, path: str) -> int:
             chunk = handle.read(FILE_CHUNK)
     await send({"type": "http.response.body", "body": b""})
     return total
+
+
+async def _write_rsgi(method: str, protocol: RSGIProtocol, response: Response) -> int:
+    """Hand ``response`` to granian over RSGI; return the number of body bytes written.
+
+    granian wants ``str`` headers; it keeps a ``content-length`` it is given (HEAD) and
+    adds ``date``. Whole files go to its Rust side (``response_file``).
+    """
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers]
+    length = _content_length(response)
+    if length is not None:
+        headers.append(("content-length", str(length)))
+    if method == "HEAD" or response.status == 304:
+        protocol.response_bytes(response.status, headers, b"")
+        return 0
+    if response.file_path is not None:
+        if USE_RSGI_FILE:
+            protocol.response_file(response.status, headers, response.file_path)
+            return length if length is not None else os.stat(response.file_path).st_size
+        return await _stream_file_rsgi(protocol, response.status, headers, response.file_path)
+    if response.stream is not None:
+        transport = protocol.response_stream(response.status, headers)
+        total = 0
+        for chunk in response.stream():
+            total += len(chunk)
+            await transport.send_bytes(chunk)
+        return total
+    protocol.response_bytes(response.status, headers, response.body)
+    return len(response.body)
+
+
+async def _stream_file_rsgi(
+    protocol: RSGIProtocol, status: int, headers: list[tuple[str, str]], path: str
+) -> int:
+    """A whole file read in chunks through Python; one chunk's worth goes out as bytes."""
+    with open(path, "rb") as handle:
+        chunk = handle.read(FILE_CHUNK)
+        if len(chunk) < FILE_CHUNK:
+            protocol.response_bytes(status, headers, chunk)
+            return len(chunk)
+        transport = protocol.response_stream(status, headers)
+        total = 0
+        while chunk:
+            total += len(chunk)
+            await transport.send_bytes(chunk)
+            chunk = handle.read(FILE_CHUNK)
+    return total
+
+
+def _rsgi_log_scope(scope: RSGIScope) -> Scope:
+    """The ASGI-shaped fields the access log reads, from an RSGI scope."""
+    host, _, port = scope.client.rpartition(":")
+    return {
+        "method": scope.method,
+        "path": scope.path,
+        "query_string": scope.query_string.encode("latin-1"),
+        "http_version": scope.http_version,
+        "client": (host.strip("[]"), int(port)) if port.isdigit() else None,
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in scope.headers.items()],
+    }
 
 
 def _strict_slash_redirect(method: str, location: str) -> Response:
@@ -206,7 +337,7 @@ def _go_html_escape(text: str) -> str:
     return text
 
 
-def _headers(scope: Scope) -> dict[str, str]:
+def _asgi_headers(scope: Scope) -> dict[str, str]:
     """Request headers by lower-case name; the first occurrence wins, as Go's ``Get``."""
     out: dict[str, str] = {}
     for key, value in scope["headers"]:
@@ -216,9 +347,11 @@ def _headers(scope: Scope) -> dict[str, str]:
     return out
 
 
-def _log_request(scope: Scope, status: int, sent: int, started: float) -> None:
+def _log_request(scope_of: Callable[[], Scope], status: int, sent: int, started: float) -> None:
+    """One access-log line; the ASGI-shaped scope is only made when the line is written."""
     if not access_log.isEnabledFor(logging.INFO):
         return
+    scope = scope_of()
     access_log.info(
         "%s %s HTTP/%s",
         scope["method"],

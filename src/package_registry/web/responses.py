@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import io
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -99,6 +100,8 @@ class Content:
     open: Callable[[], BinaryIO]
     #: A real path on disk, when the whole file can be handed to the server as is.
     path: str | None = None
+    #: The whole file, when it is held in memory (``web/filecache.py``): sent as one body.
+    data: bytes | None = None
 
 
 class _RangeError(Exception):
@@ -209,10 +212,15 @@ def serve_content(
         end = start + length - 1
         headers.append((b"content-range", b"bytes %d-%d/%d" % (start, end, content.size)))
         headers.append((b"content-type", content.content_type.encode()))
+        if content.data is not None:
+            body = content.data[start : start + length]
+            return Response(206, headers, body, length=len(body))
         return Response(206, headers, stream=_reader(content, start, length), length=length)
     if len(ranges) > 1:
         return _multipart(content, ranges, headers)
     headers.append((b"content-type", content.content_type.encode()))
+    if content.data is not None:
+        return Response(200, headers, content.data, length=len(content.data))
     if content.path is not None:
         return Response(200, headers, file_path=content.path, length=content.size)
     return Response(200, headers, stream=_reader(content, 0, content.size), length=content.size)
@@ -267,7 +275,7 @@ def _multipart(content: Content, ranges: list[tuple[int, int]], headers: Headers
     """``multipart/byteranges`` for several ranges, built in memory (parts are small)."""
     boundary = secrets.token_hex(30)
     parts: list[bytes] = []
-    with content.open() as handle:
+    with _open(content) as handle:
         for start, length in ranges:
             handle_at = _read_range(handle, content, start, length)
             parts.append(
@@ -284,6 +292,11 @@ def _multipart(content: Content, ranges: list[tuple[int, int]], headers: Headers
     body = b"".join(parts) + b"\r\n--%s--\r\n" % boundary.encode()
     headers.append((b"content-type", b"multipart/byteranges; boundary=" + boundary.encode()))
     return Response(206, headers, body=body, length=len(body))
+
+
+def _open(content: Content) -> BinaryIO:
+    """The file's bytes as a stream: from memory when held, else from its opener."""
+    return io.BytesIO(content.data) if content.data is not None else content.open()
 
 
 def _read_range(handle: BinaryIO, content: Content, start: int, length: int) -> bytes:

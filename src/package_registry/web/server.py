@@ -45,6 +45,9 @@ class ServerOptions:
     tls_min_version: str = ""
     #: ``auto`` (granian when installed, see ``choose_backend``), ``granian`` or ``uvicorn``.
     backend: str = "auto"
+    #: How granian calls the app: ``auto`` (RSGI when the app has ``__rsgi__``), ``rsgi``
+    #: or ``asgi``.
+    granian_interface: str = "auto"
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -126,7 +129,7 @@ def serve(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
     )
     if choose_backend(options) == "granian":
         try:
-            server = _granian_server(sock, options)
+            server = granian_server(sock, options, rsgi=_uses_rsgi(app, options))
         except (ImportError, AttributeError, TypeError) as err:  # an unknown granian release
             log.warning("granian cannot serve here (%s); serving with uvicorn", err)
         else:
@@ -159,8 +162,18 @@ _GRANIAN_LOGGING = {
 }
 
 
-def _granian_server(sock: socket.socket, options: ServerOptions) -> Any:
+def _uses_rsgi(app: Callable, options: ServerOptions) -> bool:
+    """RSGI unless asked otherwise: granian then writes answers with less Python per request."""
+    if options.granian_interface == "auto":
+        return hasattr(app, "__rsgi__")
+    return options.granian_interface == "rsgi"
+
+
+def granian_server(sock: socket.socket, options: ServerOptions, *, rsgi: bool) -> Any:
     """granian's Rust HTTP server over the pre-bound socket, workers forked after load.
+
+    ``rsgi`` selects the app's RSGI entry, else ASGI. Call ``serve(target_loader=…)`` on
+    the result with a loader returning the app.
 
     Workers are ``fork``-ed children that take the already loaded application from the
     parent's memory (copy-on-write), like ``_supervise`` does for uvicorn; the parent
@@ -193,7 +206,7 @@ def _granian_server(sock: socket.socket, options: ServerOptions) -> Any:
         "package_registry.web.app:RegistryApp",
         address=host,
         port=port,
-        interface=Interfaces.ASGINL,
+        interface=Interfaces.RSGI if rsgi else Interfaces.ASGINL,
         http=HTTPModes.http1,
         websockets=False,
         workers=options.workers,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 
 from package_registry.packages.archive import write_targz, write_zip
 from package_registry.packages.model import Package
+from package_registry.web.filecache import FileCache
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import (
     Content,
@@ -30,21 +32,28 @@ SIG_TYPE = "application/pgp-signature"
 TARGZ_TYPE = "application/gzip"
 
 
-def _file_content(path: str, content_type: str) -> Content:
-    info = os.stat(path)
-    return Content(
-        size=info.st_size,
-        mtime=info.st_mtime,
-        content_type=content_type,
-        open=functools.partial(open, path, "rb"),
-        path=path,
-    )
-
-
 class DownloadRoutes:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, file_cache: FileCache | None = None) -> None:
         self._ctx = ctx
         self._headers = cache_headers(ctx.cache_times.catch_all)
+        self._file_cache = file_cache
+
+    def _file_content(self, path: str, content_type: str) -> Content:
+        """A file on disk, with its bytes when the file cache holds (or takes) it."""
+        info = os.stat(path)
+        data = None
+        cache = self._file_cache
+        if cache is not None and cache.fits(info.st_size):
+            generation = self._ctx.holder.current.catalog.generation
+            data = cache.get(generation, path, info.st_size, info.st_mtime, _reader(path))
+        return Content(
+            size=info.st_size,
+            mtime=info.st_mtime,
+            content_type=content_type,
+            open=functools.partial(open, path, "rb"),
+            path=None if data is not None else path,
+            data=data,
+        )
 
     def _find(self, request: Request, missing: str) -> Package | Response:
         version = request.params["version"]
@@ -92,7 +101,7 @@ class DownloadRoutes:
         headers = list(self._headers)
         try:
             if files.kind == "zip":
-                content = _file_content(files.location, ZIP_TYPE)
+                content = self._file_content(files.location, ZIP_TYPE)
                 return serve_content(request.method, request.headers, content, headers)
             top = f"{package.name}-{package.version}"
             path = await self._ctx.archives.get(
@@ -100,7 +109,7 @@ class DownloadRoutes:
                 ".zip",
                 functools.partial(write_zip, files, top),
             )
-            return _whole_file(path, ZIP_TYPE, headers)
+            return _whole_file(self._file_content(path, ZIP_TYPE), headers)
         except OSError:
             return internal_error(headers)
 
@@ -127,7 +136,7 @@ class DownloadRoutes:
                 f"tar:{files.location}:{id(package)}", ".tar.gz", build
             )
             return serve_content(
-                request.method, request.headers, _file_content(path, TARGZ_TYPE), headers
+                request.method, request.headers, self._file_content(path, TARGZ_TYPE), headers
             )
         except OSError:
             return internal_error(headers)
@@ -150,14 +159,23 @@ class DownloadRoutes:
         headers = list(self._headers)
         sig = files.signature or files.location + ".sig"
         try:
-            content = _file_content(sig, SIG_TYPE)
+            content = self._file_content(sig, SIG_TYPE)
         except OSError:
             return internal_error(headers)
         return serve_content(request.method, request.headers, content, headers)
 
 
-def _whole_file(path: str, content_type: str, headers: list[tuple[bytes, bytes]]) -> Response:
+def _whole_file(content: Content, headers: list[tuple[bytes, bytes]]) -> Response:
     """A built archive: 200 with its length, never ranges (as the reference)."""
-    size = os.stat(path).st_size
-    headers = [*headers, (b"content-type", content_type.encode())]
-    return Response(200, headers, file_path=path, length=size)
+    headers = [*headers, (b"content-type", content.content_type.encode())]
+    if content.data is not None:
+        return Response(200, headers, content.data, length=content.size)
+    return Response(200, headers, file_path=content.path, length=content.size)
+
+
+def _reader(path: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    return read

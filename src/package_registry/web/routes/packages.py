@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 
-from package_registry.packages.files import safe_relpath
+from package_registry.packages.files import PackageFiles, safe_relpath
 from package_registry.packages.model import Package
 from package_registry.packages.render import render_json
 from package_registry.packages.versions import Version, VersionError
 from package_registry.sources.proxy import Upstream, UpstreamError
+from package_registry.web.filecache import FileCache
 from package_registry.web.mime import content_type_for, needs_sniffing
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import (
@@ -75,8 +76,9 @@ async def find_upstream(upstream: Upstream, name: str, version: str) -> Package 
 
 
 class PackageRoutes:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, file_cache: FileCache | None = None) -> None:
         self._ctx = ctx
+        self._file_cache = file_cache
         self._index_headers = cache_headers(ctx.cache_times.index)
         self._file_headers = cache_headers(ctx.cache_times.catch_all)
 
@@ -120,10 +122,11 @@ class PackageRoutes:
         name, version = request.params["name"], request.params["version"]
         if not valid_version(version):
             return bad_request("invalid package version")
-        package = self._ctx.holder.current.catalog.lookup(name, version)
+        catalog = self._ctx.holder.current.catalog
+        package = catalog.lookup(name, version)
         if package is None:
             return not_found("package revision not found")
-        return self._serve_file(request, package)
+        return self._serve_file(request, package, catalog.generation)
 
     async def static_with_proxy(self, request: Request) -> Response:
         """``static``, redirecting to the upstream for packages not found here."""
@@ -143,7 +146,7 @@ class PackageRoutes:
         location = upstream.file_url(found.name, found.version, request.params["file"])
         return moved_permanently(request.method, location, self._file_headers)
 
-    def _serve_file(self, request: Request, package: Package) -> Response:
+    def _serve_file(self, request: Request, package: Package, generation: int) -> Response:
         name = package.name
         headers = list(self._file_headers)
         files = package.files
@@ -162,8 +165,23 @@ class PackageRoutes:
             return internal_error(headers)
         if info is None:
             return text_error(404, "resource not found", headers)
+        data = None
+        cache = self._file_cache
+        if cache is not None and cache.fits(info.size):
+            try:
+                data = cache.get(
+                    generation,
+                    (files.location, relpath),
+                    info.size,
+                    info.mtime,
+                    lambda: _read_all(files, relpath),
+                )
+            except OSError:
+                return internal_error(headers)
         head = None
-        if needs_sniffing(relpath):
+        if data is not None:
+            head = data[:512]
+        elif needs_sniffing(relpath):
             with files.open(relpath) as handle:
                 head = handle.read(512)
         content = Content(
@@ -171,6 +189,12 @@ class PackageRoutes:
             mtime=info.mtime,
             content_type=content_type_for(relpath, head),
             open=lambda: files.open(relpath),
-            path=files.local_path(relpath),
+            path=None if data is not None else files.local_path(relpath),
+            data=data,
         )
         return serve_content(request.method, request.headers, content, headers)
+
+
+def _read_all(files: PackageFiles, relpath: str) -> bytes:
+    with files.open(relpath) as handle:
+        return handle.read()
