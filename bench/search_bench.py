@@ -3,7 +3,8 @@
 Generates the corpus with ``bench/make_corpus.py`` (kept between runs in ``bench/out``),
 starts ``package-registry`` on it and reports:
 
-* start-up time (process start until ``/health`` answers) and RSS of the whole process tree;
+* start-up time (process start until ``/health`` answers) and memory (PSS) of the whole
+  process tree;
 * p50/p99 latency of distinct, uncached ``/search?kibana.version=X`` queries;
 * time to answer ``/search?all=true&prerelease=true`` (first, uncached, and cached);
 * RSS after repeated large answers, to show it does not grow.
@@ -57,15 +58,19 @@ def ensure_corpus(versions: int, packages: int) -> Path:
 
 
 def tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB."""
+    """Memory of a process and all its descendants, in MiB.
+
+    Proportional set size (Pss), so pages that forked workers share with the parent
+    count once in total rather than once per process.
+    """
     total = 0
     pids = [pid]
     while pids:
         current = pids.pop()
         try:
-            with open(f"/proc/{current}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
+            with open(f"/proc/{current}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
                         total += int(line.split()[1])
             with open(f"/proc/{current}/task/{current}/children") as children:
                 pids.extend(int(p) for p in children.read().split())
@@ -195,7 +200,7 @@ def main() -> int:
         f"cached {cached * 1000:.0f} ms (target <= 100 ms)"
     )
     print(
-        f"RSS: {rss_start:.0f} MiB after start-up, {rss_warm:.0f} MiB once the large "
+        f"memory (PSS): {rss_start:.0f} MiB after start-up, {rss_warm:.0f} MiB once the large "
         f"answers are cached, {rss_end:.0f} MiB after {2 * args.repeats} more "
         f"(growth {rss_end - rss_warm:+.0f} MiB; target <= 600 MB, no growth)"
     )
