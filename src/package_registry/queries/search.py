@@ -58,9 +58,14 @@ class Selector:
     def passes(self, sig: int) -> bool:
         state = self.memo[sig]
         if state == _UNKNOWN:
-            state = _PASS if self._evaluate(self.catalog.signatures[sig], True) else _FAIL
-            self.memo[sig] = state
+            state = self._resolve(sig)
         return state == _PASS
+
+    def _resolve(self, sig: int) -> int:
+        """Evaluate a signature not seen yet in this query and remember the outcome."""
+        state = _PASS if self._evaluate(self.catalog.signatures[sig], True) else _FAIL
+        self.memo[sig] = state
+        return state
 
     def _accepts(self, constraint: Constraint, version: Version) -> bool:
         key = id(constraint)
@@ -130,8 +135,12 @@ class Selector:
         """The version of ``name`` one source keeps when only the latest is wanted."""
         candidates = self.catalog.firsts(source, name)
         if not self._legacy:
+            # The hot loop of every query: the memo is read inline, and a signature is
+            # evaluated only the first time this query meets it.
+            memo = self.memo
             for entry in candidates:
-                if self.passes(entry.sig):
+                state = memo[entry.sig] or self._resolve(entry.sig)
+                if state == _PASS:
                     return entry
             return None
         # Legacy: a release always beats a prerelease; otherwise the newest wins.
