@@ -25,8 +25,9 @@ class Answer:
 
     def __init__(self, body: bytes) -> None:
         self.body = body
-        #: Strong validator: a short digest of the body bytes.
-        self.etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        #: Strong validator: a short digest of the body bytes (SHA-1 runs on CPU
+        #: instructions here, twice as fast as BLAKE2; an ETag needs no secrecy).
+        self.etag = '"' + hashlib.sha1(body, usedforsecurity=False).hexdigest()[:24] + '"'
         self._gzip: bytes | None = None
         self._lock = threading.Lock()
 
