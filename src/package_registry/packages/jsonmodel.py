@@ -21,10 +21,11 @@ from package_registry.packages.manifest import (
     BASE_POLICY_TEMPLATE,
     FULL_DOCUMENT,
     SEARCH_ITEM,
+    RuntimeFieldError,
+    runtime_fields,
 )
 from package_registry.packages.model import Package, PolicyTemplateRef
 from package_registry.packages.render import json_float
-from package_registry.packages.versions import Constraint, ConstraintError, Version, VersionError
 from package_registry.packages.yamlload import (
     ANY,
     BOOL,
@@ -154,39 +155,6 @@ def _decode_struct(obj: dict[str, Any], struct: Struct, path: str = "") -> dict[
     return record
 
 
-def _runtime_fields(
-    record: dict[str, Any],
-) -> tuple[Version, Constraint | None, Constraint | None, Version | None]:
-    """Version, Kibana and Agent ranges and spec version, parsed as a loaded package's are."""
-    try:
-        semver = Version.parse_strict(record["version"])
-    except VersionError as exc:
-        raise JsonModelError(f"invalid package version {record['version']!r}: {exc}") from None
-    conditions = record["conditions"] or {}
-    ranges: list[Constraint | None] = []
-    for key, label in (("kibana", "Kibana"), ("agent", "Agent")):
-        condition = conditions.get(key)
-        if condition is None:
-            ranges.append(None)
-            continue
-        try:
-            ranges.append(Constraint.parse(condition["version"]))
-        except ConstraintError as exc:
-            raise JsonModelError(
-                f"invalid {label} versions range {condition['version']}: {exc}"
-            ) from None
-    spec = None
-    if record["format_version"]:
-        try:
-            parsed = Version.parse_strict(record["format_version"])
-        except VersionError as exc:
-            raise JsonModelError(
-                f"invalid format spec version '{record['format_version']}': {exc}"
-            ) from None
-        spec = Version(parsed.major, parsed.minor, 0)
-    return semver, ranges[0], ranges[1], spec
-
-
 def package_from_json(obj: Any) -> Package:
     """A ``Package`` (without files) from a ``/search`` item or a ``/package`` document.
 
@@ -210,7 +178,10 @@ def package_from_json(obj: Any) -> Package:
     datasets = tuple(item["name"] for item in (discovery and discovery["datasets"]) or ())
     if discovery is not None and not fields and not datasets:
         record["discovery"] = None
-    semver, kibana, agent, spec = _runtime_fields(record)
+    try:
+        semver, kibana, agent, spec = runtime_fields(record)
+    except RuntimeFieldError as exc:
+        raise JsonModelError(f"{record['name']}: {exc}") from None
     elastic = record["conditions"] and record["conditions"]["elastic"]
     capabilities = elastic and elastic["capabilities"]
     return Package(

@@ -101,6 +101,46 @@ class _Invalid(Exception):
     """A check of the reference failed; ``str`` is its message."""
 
 
+class RuntimeFieldError(ValueError):
+    """A version, range or spec version that does not parse; ``str`` is the reference's text."""
+
+
+def runtime_fields(
+    record: dict[str, Any],
+) -> tuple[Version, Constraint | None, Constraint | None, Version | None]:
+    """Parsed version, Kibana and Agent ranges and spec version (``setRuntimeFields``).
+
+    Loaded packages and packages decoded from an upstream's JSON are parsed alike.
+    """
+    try:
+        semver = Version.parse_strict(record["version"])
+    except VersionError as exc:
+        raise RuntimeFieldError(f"invalid package version: {exc}") from None
+    conditions = record["conditions"] or {}
+    ranges: list[Constraint | None] = []
+    for key, label in (("kibana", "Kibana"), ("agent", "Agent")):
+        condition = conditions.get(key)
+        if condition is None:
+            ranges.append(None)
+            continue
+        try:
+            ranges.append(Constraint.parse(condition["version"]))
+        except ConstraintError as exc:
+            raise RuntimeFieldError(
+                f"invalid {label} versions range {condition['version']}: {exc}"
+            ) from None
+    spec = None
+    if record["format_version"]:
+        try:
+            parsed = Version.parse_strict(record["format_version"])
+        except VersionError as exc:
+            raise RuntimeFieldError(
+                f"invalid format spec version '{record['format_version']}': {exc}"
+            ) from None
+        spec = Version.parse_strict(f"{parsed.major}.{parsed.minor}.0")
+    return semver, ranges[0], ranges[1], spec
+
+
 # --- the model ---------------------------------------------------------------------------
 # The reference's Go structs, field by field in declaration order (which is also their
 # JSON order). ``omitempty=False`` marks the fields Go always writes.
@@ -494,7 +534,10 @@ class _Loader:
         if not record["license"]:
             elastic = record["conditions"] and record["conditions"]["elastic"]
             record["license"] = (elastic and elastic["subscription"]) or "basic"
-        semver, kibana, agent, spec = self.runtime_fields(record)
+        try:
+            semver, kibana, agent, spec = runtime_fields(record)
+        except RuntimeFieldError as exc:
+            raise _Invalid(str(exc)) from None
         for image in (record["icons"] or []) + (record["screenshots"] or []):
             image["path"] = _join("/package", name, version, image["src"])
         record["release"] = record["release"] or _default_release(semver)
@@ -599,38 +642,6 @@ class _Loader:
                 f"policy template {go_quote(name)}: invalid agentless release:"
                 f" {go_quote(agentless['release'])}"
             )
-
-    def runtime_fields(
-        self, record: dict[str, Any]
-    ) -> tuple[Version, Constraint | None, Constraint | None, Version | None]:
-        """Parsed version, Kibana and Agent ranges and spec version (``setRuntimeFields``)."""
-        try:
-            semver = Version.parse_strict(record["version"])
-        except VersionError as exc:
-            raise _Invalid(f"invalid package version: {exc}") from None
-        conditions = record["conditions"] or {}
-        ranges: list[Constraint | None] = []
-        for key, label in (("kibana", "Kibana"), ("agent", "Agent")):
-            condition = conditions.get(key)
-            if condition is None:
-                ranges.append(None)
-                continue
-            try:
-                ranges.append(Constraint.parse(condition["version"]))
-            except ConstraintError as exc:
-                raise _Invalid(
-                    f"invalid {label} versions range {condition['version']}: {exc}"
-                ) from None
-        spec = None
-        if record["format_version"]:
-            try:
-                parsed = Version.parse_strict(record["format_version"])
-            except VersionError as exc:
-                raise _Invalid(
-                    f"invalid format spec version '{record['format_version']}': {exc}"
-                ) from None
-            spec = Version.parse_strict(f"{parsed.major}.{parsed.minor}.0")
-        return semver, ranges[0], ranges[1], spec
 
     def assets(self, name: str, prefix: str) -> list[str]:
         """Files breadth-first by depth; a directory name with ``-`` fails the package."""
