@@ -96,8 +96,9 @@ class PackageRoutes:
         headers = [*self._index_headers, JSON_TYPE]
         return Response(200, headers, answer.body, length=len(answer.body))
 
-    async def package_index_with_proxy(self, request: Request) -> Response:
-        """``package_index``, falling back to the upstream for packages not found here."""
+    async def _remote(self, request: Request) -> Package | Response | None:
+        """The upstream's copy of a package missing here (or the error answer to give);
+        ``None`` when the request is answered locally."""
         name, version = request.params["name"], request.params["version"]
         upstream = self._ctx.upstream
         if (
@@ -105,10 +106,15 @@ class PackageRoutes:
             or not valid_version(version)
             or self._ctx.holder.current.catalog.lookup(name, version) is not None
         ):
-            return self.package_index(request)
+            return None
         found = await find_upstream(upstream, name, version)
+        return not_found("package revision not found") if found is None else found
+
+    async def package_index_with_proxy(self, request: Request) -> Response:
+        """``package_index``, falling back to the upstream for packages not found here."""
+        found = await self._remote(request)
         if found is None:
-            return not_found("package revision not found")
+            return self.package_index(request)
         if isinstance(found, Response):
             return found
         try:
@@ -130,20 +136,13 @@ class PackageRoutes:
 
     async def static_with_proxy(self, request: Request) -> Response:
         """``static``, redirecting to the upstream for packages not found here."""
-        name, version = request.params["name"], request.params["version"]
-        upstream = self._ctx.upstream
-        if (
-            upstream is None
-            or not valid_version(version)
-            or self._ctx.holder.current.catalog.lookup(name, version) is not None
-        ):
-            return self.static(request)
-        found = await find_upstream(upstream, name, version)
+        found = await self._remote(request)
         if found is None:
-            return not_found("package revision not found")
+            return self.static(request)
         if isinstance(found, Response):
             return found
-        location = upstream.file_url(found.name, found.version, request.params["file"])
+        assert self._ctx.upstream is not None
+        location = self._ctx.upstream.file_url(found.name, found.version, request.params["file"])
         return moved_permanently(request.method, location, self._file_headers)
 
     def _serve_file(self, request: Request, package: Package, generation: int) -> Response:
