@@ -41,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     service_name = os.environ.get("ELASTIC_APM_SERVICE_NAME") or "package-registry"
     setup_logging(settings.log_level, settings.log_type, service_name, __version__)
     _log_configuration(settings)
+    if settings.httpprof:
+        log.warning(
+            "-httpprof is accepted for compatibility, but Go's pprof endpoints do not exist "
+            "here; profile a running registry with py-spy (py-spy top --pid <pid>)",
+            extra={"httpprof": settings.httpprof},
+        )
     if settings.dry_run:
         return _dry_run(settings)
     return _serve(settings, service_name)

@@ -289,7 +289,13 @@ FLAGS: tuple[Flag, ...] = (
         _O,
         "host:port of the Prometheus /metrics listener; empty disables it.",
     ),
-    Flag("httpprof", Kind.STRING, "", _O, "host:port of a profiling listener; empty disables it."),
+    Flag(
+        "httpprof",
+        Kind.STRING,
+        "",
+        _O,
+        "Accepted for compatibility; Go's pprof endpoints are not provided (use py-spy).",
+    ),
 )
 
 FLAGS_BY_NAME: dict[str, Flag] = {flag.name: flag for flag in FLAGS}
