@@ -47,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "here; profile a running registry with py-spy (py-spy top --pid <pid>)",
             extra={"httpprof": settings.httpprof},
         )
+    if settings.package_paths_enable_watcher:
+        log.warning(
+            "-package-paths-enable-watcher: package paths are not watched yet; packages "
+            "are read once at start-up (restart the registry to pick up changes)"
+        )
     if settings.dry_run:
         return _dry_run(settings)
     return _serve(settings, service_name)
