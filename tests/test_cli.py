@@ -199,3 +199,13 @@ def test_tls_serves_https_with_minimum_version(registry, tmp_path):
     old.maximum_version = ssl.TLSVersion.TLSv1_2
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url("/health"), verify=old)
+
+
+@pytest.mark.parametrize("flag", ["-feature-storage-indexer", "-feature-sql-storage-indexer"])
+def test_storage_indexers_are_refused_until_supported(tmp_path, flag):
+    config = write_config(tmp_path, [EXAMPLES])
+    result = run(
+        [f"-config={config}", flag, "-storage-indexer-bucket-internal=gs://bucket"], tmp_path
+    )
+    assert result.returncode == 2
+    assert f"{flag} is not supported yet" in result.stderr

@@ -38,6 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.version:
         print(f"Elastic Package Registry version {__version__}")
         return 0
+    for flag, enabled in (
+        ("-feature-storage-indexer", settings.feature_storage_indexer),
+        ("-feature-sql-storage-indexer", settings.feature_sql_storage_indexer),
+    ):
+        if enabled:
+            # Serving only the local packages instead would silently hide the bucket's.
+            print(f"package-registry: {flag} is not supported yet", file=sys.stderr)
+            return 2
     service_name = os.environ.get("ELASTIC_APM_SERVICE_NAME") or "package-registry"
     setup_logging(settings.log_level, settings.log_type, service_name, __version__)
     _log_configuration(settings)
