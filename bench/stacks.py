@@ -4,14 +4,16 @@ Usage::
 
     .venv/bin/python bench/stacks.py [--corpus DIR] [--workers N] [--duration 10s]
                                      [--connections 64] [--threads 2] [--rounds 3]
-                                     [--stacks uvicorn,granian-asgi,granian-rsgi,...]
+                                     [--stacks uvicorn,uvicorn-fast,granian-rsgi,...]
                                      [--path URL_PATH] [--granian-set NAME=VALUE ...]
 
 The catalog is loaded once, in this process; each stack then runs in a forked child that
 forks ``--workers`` workers sharing one pre-bound socket, exactly as the registry does.
 Stacks:
 
-* ``uvicorn``: the registry's own server module (uvicorn + httptools + uvloop);
+* ``uvicorn``: the registry's own server module (uvicorn + httptools + uvloop), without
+  the protocol's replay of repeated answers;
+* ``uvicorn-fast``: the same with the replay (``web/fastpath.py``);
 * ``granian-asgi``: granian's Rust HTTP server calling the app through ASGI;
 * ``granian-rsgi``: the same server calling the app's RSGI entry (the registry's default);
 * ``starlette``: the app mounted in a Starlette application, under uvicorn (the cost of
@@ -51,7 +53,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_PATH = "/search?kibana.version=8.15.0&prerelease=true"
-STACKS = ("uvicorn", "granian-asgi", "granian-rsgi", "starlette", "hypercorn")
+STACKS = ("uvicorn", "uvicorn-fast", "granian-asgi", "granian-rsgi", "starlette", "hypercorn")
 #: ``--granian-set`` settings, applied to granian servers started by this process.
 GRANIAN_SETTINGS: dict[str, str] = {}
 
@@ -102,10 +104,11 @@ def build_app(paths: list[str]) -> Any:
 # ----------------------------------------------------------------------------- stacks
 
 
-def run_uvicorn(app: Any, sock: socket.socket, workers: int) -> None:
+def run_uvicorn(app: Any, sock: socket.socket, workers: int, *, fast_path: bool = False) -> None:
     from package_registry.web.server import ServerOptions, serve
 
-    serve(app, sock, ServerOptions(address="", workers=workers, backend="uvicorn"))
+    options = ServerOptions(address="", workers=workers, backend="uvicorn", fast_path=fast_path)
+    serve(app, sock, options)
 
 
 def run_granian(app: Any, sock: socket.socket, workers: int, *, rsgi: bool) -> None:
@@ -189,6 +192,7 @@ def fork_workers(target: Callable[[], None], workers: int) -> None:
 
 RUNNERS: dict[str, Callable[[Any, socket.socket, int], None]] = {
     "uvicorn": run_uvicorn,
+    "uvicorn-fast": functools.partial(run_uvicorn, fast_path=True),
     "granian-asgi": functools.partial(run_granian, rsgi=False),
     "granian-rsgi": functools.partial(run_granian, rsgi=True),
     "starlette": run_starlette,
@@ -285,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--stacks", default="uvicorn,granian-asgi,granian-rsgi,starlette,hypercorn")
+    parser.add_argument(
+        "--stacks", default="uvicorn,uvicorn-fast,granian-asgi,granian-rsgi,starlette,hypercorn"
+    )
     parser.add_argument("--path", default=DEFAULT_PATH, help="URL path (and query) to request")
     parser.add_argument(
         "--granian-set",

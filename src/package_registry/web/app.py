@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from package_registry.observability.logging import ACCESS_LOGGER, request_fields
 from package_registry.observability.metrics import Metrics
 from package_registry.web import router
+from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
+from package_registry.web.fastpath import Recorder
 from package_registry.web.filecache import FileCache
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, Response
@@ -126,6 +128,10 @@ class RegistryApp:
                 method, scope["path"], query, _asgi_headers(scope), scope
             )
             sent = await _write_asgi(method, send, response)
+            if response.replayable and response.status == 200 and self.records_replays():
+                record = scope.get("extensions", {}).get(REPLAY_EXTENSION)
+                if record is not None:
+                    self._record(record, response)
             if template is not None:
                 self._observe(method, template, response, sent, started)
                 if scope.get("raw_path") != b"/health" or query:
@@ -183,6 +189,23 @@ class RegistryApp:
             template = found.route.template
         response.headers.append(CORS)
         return response, template
+
+    def records_replays(self) -> bool:
+        """Replayed requests pass neither metrics nor the access log: record only without."""
+        return self.metrics is None and not access_log.isEnabledFor(logging.INFO)
+
+    def _record(self, record: Recorder, response: Response) -> None:
+        """Hand a replayable answer, as written, to the server's replay hook."""
+        if response.stream is not None or response.file_path is not None:
+            return
+        headers = [*response.headers, (b"content-length", b"%d" % len(response.body))]
+        if _content_length(response) != len(response.body):
+            return
+        generation = self.ctx.holder.current.catalog.generation
+        record(200, headers, response.body, response.revalidate, generation, self._generation)
+
+    def _generation(self) -> int:
+        return self.ctx.holder.current.catalog.generation
 
     def _observe(
         self, method: str, template: str, response: Response, sent: int, started: float

@@ -43,6 +43,11 @@ class Response:
     file_path: str | None = None
     #: Bytes the body will have, for ``Content-Length`` (``None``: chunked).
     length: int | None = None
+    #: A 200 whose bytes depend only on the request target, the catalog snapshot and gzip
+    #: negotiation: the server may replay it for the same target (``web/fastpath.py``).
+    replayable: bool = False
+    #: The body was read from a file that may change on disk: replays are kept short.
+    revalidate: bool = False
 
 
 def cache_headers(seconds: float) -> Headers:
@@ -220,7 +225,14 @@ def serve_content(
         return _multipart(content, ranges, headers)
     headers.append((b"content-type", content.content_type.encode()))
     if content.data is not None:
-        return Response(200, headers, content.data, length=len(content.data))
+        return Response(
+            200,
+            headers,
+            content.data,
+            length=len(content.data),
+            replayable=True,
+            revalidate=True,
+        )
     if content.path is not None:
         return Response(200, headers, file_path=content.path, length=content.size)
     return Response(200, headers, stream=_reader(content, 0, content.size), length=content.size)

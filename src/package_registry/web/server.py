@@ -23,6 +23,8 @@ from typing import Any
 
 import uvicorn
 
+from package_registry.web.fastpath import ReplayProtocol
+
 log = logging.getLogger("package_registry.server")
 
 #: Listen queue length: bursts of Kibana instances connecting at once must not be refused.
@@ -48,6 +50,8 @@ class ServerOptions:
     #: How granian calls the app: ``auto`` (RSGI when the app has ``__rsgi__``), ``rsgi``
     #: or ``asgi``.
     granian_interface: str = "auto"
+    #: Under uvicorn, replay repeated answers from the protocol (``web/fastpath.py``).
+    fast_path: bool = True
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -87,7 +91,7 @@ def _uvicorn_config(app: Callable, options: ServerOptions) -> uvicorn.Config:
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=ReplayProtocol if options.fast_path else "httptools",
         lifespan="off",
         access_log=False,
         server_header=False,
@@ -127,7 +131,8 @@ def serve(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
         port,
         extra={"server.address": host, "server.port": port, "workers": options.workers},
     )
-    if choose_backend(options) == "granian":
+    replays = options.fast_path and bool(getattr(app, "records_replays", lambda: False)())
+    if choose_backend(options, replays=replays) == "granian":
         try:
             server = granian_server(sock, options, rsgi=_uses_rsgi(app, options))
         except (ImportError, AttributeError, TypeError) as err:  # an unknown granian release
@@ -141,14 +146,21 @@ def serve(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
     return _supervise(app, sock, options)
 
 
-def choose_backend(options: ServerOptions) -> str:
-    """``granian`` when installed and able to honour the options, else ``uvicorn``."""
+def choose_backend(options: ServerOptions, *, replays: bool = False) -> str:
+    """The server for ``options``: uvicorn when it replays repeated answers, else granian
+    when installed and able to honour the options, else uvicorn.
+
+    ``replays``: the app records answers for ``web/fastpath.py`` (no metrics, no access
+    log); uvicorn with the replay is then the faster server (docs/performance.md).
+    """
     if options.backend != "auto":
         return options.backend
     if options.workers <= 1:
         return "uvicorn"  # served in this process, as the metrics set-up expects
     if options.tls_cert and options.tls_key and options.tls_min_version in ("1.0", "1.1"):
         return "uvicorn"  # rustls speaks TLS 1.2 and 1.3 only
+    if replays:
+        return "uvicorn"
     try:
         import granian  # noqa: F401
     except ImportError:

@@ -169,7 +169,9 @@ def _whole_file(content: Content, headers: list[tuple[bytes, bytes]]) -> Respons
     """A built archive: 200 with its length, never ranges (as the reference)."""
     headers = [*headers, (b"content-type", content.content_type.encode())]
     if content.data is not None:
-        return Response(200, headers, content.data, length=content.size)
+        return Response(
+            200, headers, content.data, length=content.size, replayable=True, revalidate=True
+        )
     return Response(200, headers, file_path=content.path, length=content.size)
 
 

@@ -25,10 +25,10 @@ class InfoRoutes:
         ]
 
     def index(self, request: Request) -> Response:
-        return Response(200, list(self._index_headers), self._index_body)
+        return Response(200, list(self._index_headers), self._index_body, replayable=True)
 
     def health(self, request: Request) -> Response:
         return Response(200, [], b"")
 
     def favicon(self, request: Request) -> Response:
-        return Response(200, list(self._favicon_headers), _FAVICON)
+        return Response(200, list(self._favicon_headers), _FAVICON, replayable=True)

@@ -94,7 +94,7 @@ class PackageRoutes:
             ("package", name, version), lambda: render_json(package.full)
         )
         headers = [*self._index_headers, JSON_TYPE]
-        return Response(200, headers, answer.body, length=len(answer.body))
+        return Response(200, headers, answer.body, length=len(answer.body), replayable=True)
 
     async def _remote(self, request: Request) -> Package | Response | None:
         """The upstream's copy of a package missing here (or the error answer to give);

@@ -92,7 +92,9 @@ class SearchRoutes:
             answer = snapshot.cache.get_or_compute(key, lambda: search(snapshot.catalog, query))
         except QueryFailed as err:
             return not_found(f"fetching package failed: {err}")
-        return _cached(request, answer, self._search_headers)
+        response = _cached(request, answer, self._search_headers)
+        response.replayable = True  # only 200s are ever replayed
+        return response
 
     def categories(self, request: Request) -> Response:
         parsed = self._parse("categories", request.query)
@@ -105,7 +107,9 @@ class SearchRoutes:
             answer = snapshot.cache.get_or_compute(key, compute)
         except QueryFailed as err:
             return not_found(str(err))
-        return _cached(request, answer, self._categories_headers)
+        response = _cached(request, answer, self._categories_headers)
+        response.replayable = True  # only 200s are ever replayed
+        return response
 
     async def search_with_proxy(self, request: Request) -> Response:
         """``search`` with the upstream's packages for the same raw query joined in."""

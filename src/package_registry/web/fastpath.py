@@ -1,0 +1,231 @@
+"""Replaying repeated answers from uvicorn's httptools protocol, without the ASGI cycle.
+
+A cached ``/search`` costs the application a few µs; uvicorn's per-request machinery
+(scope dict, ``RequestResponseCycle``, a task, ASGI messages, header checks) costs
+several times that. Answers whose bytes depend only on the request target, the catalog
+snapshot and gzip negotiation (``Response.replayable``) are therefore recorded, once
+written through the normal path, in a per-worker ``ReplayStore``; a later plain ``GET``
+or ``HEAD`` for the same target is answered by ``ReplayProtocol`` straight from the
+parser callbacks with one ``transport.write`` (status line, current ``Date``, recorded
+headers, body).
+
+What is never replayed: requests with a body, ``Expect``, an upgrade, ``Range`` or a
+conditional header (their answer depends on more than the target); requests arriving
+while an earlier request on the connection is still being answered (pipelining order)
+or while the transport's write buffer is full (flow control). The application only
+records answers when neither metrics nor the access log are on, because replayed
+requests bypass both (``RegistryApp.records_replays``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+#: The ASGI scope extension under which the protocol offers ``Recorder`` to the app.
+EXTENSION = "package_registry.replay"
+#: Answers kept per worker at most.
+MAX_ENTRIES = 4096
+#: Bytes of recorded bodies kept per worker at most.
+MAX_BYTES = 32 * 1024 * 1024
+#: Bodies above this size are handed to the transport beside the header block (one
+#: ``writelines``, sent as one ``writev``) instead of being copied into one buffer.
+JOIN_LIMIT = 16 * 1024
+#: Request headers whose presence sends a request down the normal path.
+BYPASS_HEADERS = frozenset(
+    {
+        b"range",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-range",
+        b"if-match",
+        b"if-unmodified-since",
+        b"content-length",
+        b"transfer-encoding",
+        b"expect",
+        b"upgrade",
+    }
+)
+
+#: ``record(status, headers, body, revalidate, generation, current_generation)``.
+Recorder = Callable[[int, list[tuple[bytes, bytes]], bytes, bool, int, Callable[[], int]], None]
+
+
+class Entry:
+    """One recorded answer: its header block (ending with the blank line) and body."""
+
+    __slots__ = ("body", "head", "tick")
+
+    def __init__(self, head: bytes, body: bytes, tick: object | None) -> None:
+        self.head = head
+        self.body = body
+        #: For answers read from files: the ``Date`` tick they were recorded in; they
+        #: are replayed within that second only, so a file changed on disk without a
+        #: reload is seen about as soon as the file cache's own check would see it.
+        self.tick = tick
+
+
+class ReplayStore:
+    """Recorded answers by (raw target, accepts gzip), bounded, dropped on a new catalog."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.entries: dict[tuple[bytes, bool], Entry] = {}
+        self.total = 0
+        self.generation: int | None = None
+        self.current_generation: Callable[[], int] | None = None
+
+    def lookup(self, key: tuple[bytes, bool], tick: object) -> Entry | None:
+        """The entry for ``key`` if it is still valid for the current catalog and tick."""
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        current = self.current_generation
+        if current is None or current() != self.generation:
+            self.clear()
+            return None
+        if entry.tick is not None and entry.tick is not tick:
+            return None
+        return entry
+
+    def put(self, key: tuple[bytes, bool], entry: Entry, generation: int) -> None:
+        if generation != self.generation:
+            self.clear()
+            self.generation = generation
+        size = len(entry.body)
+        if size > self.max_bytes:
+            return
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.total -= len(old.body)
+        entries = self.entries
+        while entries and (len(entries) >= self.max_entries or self.total + size > self.max_bytes):
+            first = next(iter(entries))  # oldest recorded first
+            self.total -= len(entries.pop(first).body)
+        entries[key] = entry
+        self.total += size
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.total = 0
+
+
+#: One store per worker process (workers are forked before they serve anything).
+STORE = ReplayStore()
+
+
+class ReplayProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a replay of recorded answers before the ASGI path."""
+
+    _replayed = False
+    _date_source: object = None
+    _date_block = b""
+
+    def on_message_begin(self) -> None:
+        # The scope is built only when the request takes the normal path.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+        self._replayed = False
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        method = parser.get_method()
+        key = None
+        if method in (b"GET", b"HEAD") and not parser.should_upgrade():
+            gzip = None
+            for name, value in self.headers:
+                if name in BYPASS_HEADERS:
+                    break
+                if name == b"accept-encoding" and gzip is None:
+                    gzip = b"gzip" in value
+            else:
+                key = (self.url, bool(gzip))
+                if self._replay(key, method == b"HEAD"):
+                    return
+        self._unset_keepalive_if_required()
+        self._build_scope()
+        if key is not None and method == b"GET":
+            self.scope["extensions"] = {EXTENSION: _recorder(key, self.server_state)}
+        super().on_headers_complete()
+
+    def _replay(self, key: tuple[bytes, bool], head_only: bool) -> bool:
+        """Write the recorded answer for ``key`` if there is one and order allows it now."""
+        cycle = self.cycle
+        if (cycle is not None and not cycle.response_complete) or self.pipeline:
+            return False  # an earlier request is still being answered: keep the order
+        transport = self.transport
+        if self.flow.write_paused or transport.is_closing():
+            return False
+        state = self.server_state
+        defaults = state.default_headers
+        entry = STORE.lookup(key, defaults)
+        if entry is None:
+            return False
+        if defaults is not self._date_source:
+            self._date_source = defaults
+            self._date_block = b"".join(b"%s: %s\r\n" % pair for pair in defaults)
+        parser = self.parser
+        keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
+        head = entry.head if keep_alive else entry.head[:-2] + b"connection: close\r\n\r\n"
+        body = entry.body
+        if head_only:
+            transport.write(STATUS_LINE[200] + self._date_block + head)
+        elif len(body) > JOIN_LIMIT:
+            transport.writelines((STATUS_LINE[200] + self._date_block + head, body))
+        else:
+            transport.write(b"".join((STATUS_LINE[200], self._date_block, head, body)))
+        self._replayed = True
+        state.total_requests += 1
+        if not keep_alive:
+            transport.close()
+        elif self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+        return True
+
+    def _build_scope(self) -> None:
+        """What ``HttpToolsProtocol.on_message_begin`` builds, for the normal path."""
+        self.scope = {  # type: ignore[typeddict-item]
+            "type": "http",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,  # type: ignore[typeddict-item]
+            "root_path": self.root_path,
+            "headers": self.headers,
+            "state": self.app_state.copy(),
+        }
+
+    def on_body(self, body: bytes) -> None:
+        if not self._replayed:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._replayed:
+            super().on_message_complete()
+
+
+def _recorder(key: tuple[bytes, bool], state: object) -> Recorder:
+    """The hook the app calls with a replayable answer it has just written for ``key``."""
+
+    def record(
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        revalidate: bool,
+        generation: int,
+        current_generation: Callable[[], int],
+    ) -> None:
+        if status != 200:
+            return
+        head = b"".join(b"%s: %s\r\n" % (k.lower(), v) for k, v in headers) + b"\r\n"
+        tick = getattr(state, "default_headers", None) if revalidate else None
+        STORE.current_generation = current_generation
+        STORE.put(key, Entry(head, body, tick), generation)
+
+    return record

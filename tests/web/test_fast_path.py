@@ -1,0 +1,250 @@
+"""The protocol-level replay of repeated answers (``web/fastpath.py``) over a real server.
+
+The server runs one uvicorn worker with ``-log-level=warn``, the set-up in which answers
+are recorded and replayed; every request is written and read as raw bytes so that
+replayed answers can be compared byte for byte with the ones the application wrote.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+import pytest
+
+from package_registry.web.fastpath import Entry, ReplayStore
+from tests.conftest import EXAMPLES, EXECUTABLE, RunningRegistry, stop_registry, write_config
+
+SEARCH = "/search?kibana.version=8.15.0&prerelease=true"
+PACKAGE = "/package/sample_logs/1.1.0/"
+
+SINGLE_QUIET = ("-workers=1", "-log-level=warn")
+
+Answer = tuple[bytes, list[tuple[bytes, bytes]], bytes]
+
+
+def connect(server: RunningRegistry) -> socket.socket:
+    parsed = urllib.parse.urlsplit(server.base_url)
+    return socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+
+
+def request(path: str, method: str = "GET", headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: localhost"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def read_answer(stream: BinaryIO, method: str = "GET") -> Answer:
+    """One response: status line, headers in order, body by ``content-length``."""
+    status = stream.readline().rstrip(b"\r\n")
+    headers = []
+    while True:
+        line = stream.readline().rstrip(b"\r\n")
+        if not line:
+            break
+        name, _, value = line.partition(b":")
+        headers.append((name.lower(), value.strip()))
+    length = int(dict(headers).get(b"content-length", b"0"))
+    no_body = method == "HEAD" or status.split()[1] in (b"204", b"304")
+    body = b"" if no_body else stream.read(length)
+    return status, headers, body
+
+
+def exchange(server: RunningRegistry, *requests: tuple[str, str, dict[str, str]]) -> list[Answer]:
+    """Send all ``requests`` at once on one connection (pipelined) and read the answers."""
+    with connect(server) as sock, sock.makefile("rb") as stream:
+        sock.sendall(b"".join(request(path, method, headers) for method, path, headers in requests))
+        return [read_answer(stream, method) for method, _path, _headers in requests]
+
+
+def without_date(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(name, value) for name, value in headers if name != b"date"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningRegistry]:
+    """One worker at ``-log-level=warn``: no ``listening on`` line, so a port chosen here."""
+    config = write_config(tmp_path, [EXAMPLES])
+    port = free_port()
+    process = subprocess.Popen(
+        [EXECUTABLE, f"-config={config}", f"-address=127.0.0.1:{port}", *SINGLE_QUIET],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    running = RunningRegistry(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if running.get("/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield running
+    finally:
+        stop_registry(process)
+
+
+def test_repeated_search_is_the_same_answer(server):
+    first, second, third = (exchange(server, ("GET", SEARCH, {}))[0] for _ in range(3))
+    assert first[0] == b"HTTP/1.1 200 OK"
+    assert second[0] == third[0] == first[0]
+    assert without_date(second[1]) == without_date(third[1]) == without_date(first[1])
+    assert [name for name, _ in first[1]].count(b"date") == 1
+    assert second[2] == third[2] == first[2]
+    assert first[2].startswith(b"[")
+
+
+@pytest.mark.parametrize("path", ["/", "/index.json", "/favicon.ico", PACKAGE, "/categories"])
+def test_repeated_answers_of_other_routes(server, path):
+    answers = [exchange(server, ("GET", path, {}))[0] for _ in range(3)]
+    assert answers[0][0] == b"HTTP/1.1 200 OK"
+    assert all(a[0] == answers[0][0] and a[2] == answers[0][2] for a in answers)
+    assert all(without_date(a[1]) == without_date(answers[0][1]) for a in answers)
+
+
+def test_repeated_download_is_the_same_answer(server):
+    """A file answer (recorded per second), then another request on the connection."""
+    path = "/epr/sample_metrics/sample_metrics-1.0.0.zip"
+    answers = [exchange(server, ("GET", path, {}), ("GET", "/health", {})) for _ in range(3)]
+    for (download, health), (first, _) in zip(answers, answers[:1] * 3, strict=True):
+        assert download[0] == b"HTTP/1.1 200 OK"
+        assert download[2] == first[2]
+        assert download[2].startswith(b"PK")
+        assert without_date(download[1]) == without_date(first[1])
+        assert health[0] == b"HTTP/1.1 200 OK"
+
+
+def test_head_has_headers_but_no_body(server):
+    get = [exchange(server, ("GET", SEARCH, {}))[0] for _ in range(2)][-1]
+    for _ in range(2):
+        with connect(server) as sock, sock.makefile("rb") as stream:
+            sock.sendall(request(SEARCH, "HEAD") + request("/health"))
+            head = read_answer(stream, "HEAD")
+            health = read_answer(stream)
+        assert head[0] == b"HTTP/1.1 200 OK"
+        assert without_date(head[1]) == without_date(get[1])
+        assert head[2] == b""
+        # The next answer on the connection starts right after the HEAD's headers.
+        assert health[0] == b"HTTP/1.1 200 OK"
+        assert health[2] == b""
+
+
+def test_gzip_variant_is_kept_apart(server):
+    gzip = {"Accept-Encoding": "gzip"}
+    for _ in range(2):
+        plain = exchange(server, ("GET", SEARCH, {}))[0]
+        packed = exchange(server, ("GET", SEARCH, gzip))[0]
+        assert (b"content-encoding", b"gzip") not in plain[1]
+        assert (b"content-encoding", b"gzip") in packed[1]
+        assert packed[2].startswith(b"\x1f\x8b")
+        assert len(packed[2]) < len(plain[2])
+
+
+def test_if_none_match_still_gives_304(server):
+    first = [exchange(server, ("GET", SEARCH, {}))[0] for _ in range(2)][-1]
+    etag = dict(first[1])[b"etag"].decode()
+    status, headers, body = exchange(server, ("GET", SEARCH, {"If-None-Match": etag}))[0]
+    assert status == b"HTTP/1.1 304 Not Modified"
+    assert body == b""
+    assert dict(headers)[b"etag"] == etag.encode()
+
+
+def test_range_bypasses_the_replay(server):
+    path = "/package/sample_logs/1.1.0/img/sample_logs.svg"
+    whole = [exchange(server, ("GET", path, {}))[0] for _ in range(2)][-1]
+    status, _headers, body = exchange(server, ("GET", path, {"Range": "bytes=0-9"}))[0]
+    assert status == b"HTTP/1.1 206 Partial Content"
+    assert body == whole[2][:10]
+
+
+def test_pipelined_requests_answered_in_order(server):
+    exchange(server, ("GET", SEARCH, {}), ("GET", PACKAGE, {}))  # recorded
+    reference = {
+        SEARCH: exchange(server, ("GET", SEARCH, {}))[0],
+        PACKAGE: exchange(server, ("GET", PACKAGE, {}))[0],
+        "/index.json": exchange(server, ("GET", "/index.json", {}))[0],
+    }
+    etag = dict(reference[SEARCH][1])[b"etag"].decode()
+    answers = exchange(
+        server,
+        ("GET", SEARCH, {}),
+        ("GET", "/search?package=sample_logs", {}),  # not recorded yet: the normal path
+        ("GET", PACKAGE, {}),
+        ("HEAD", SEARCH, {}),
+        ("GET", SEARCH, {"If-None-Match": etag}),
+        ("GET", "/index.json", {}),
+        ("GET", SEARCH, {}),
+    )
+    statuses = [a[0].split()[1] for a in answers]
+    assert statuses == [b"200", b"200", b"200", b"200", b"304", b"200", b"200"]
+    assert answers[0][2] == answers[6][2] == reference[SEARCH][2]
+    assert b'"sample_logs"' in answers[1][2]
+    assert answers[2][2] == reference[PACKAGE][2]
+    assert answers[3][2] == b""
+    assert answers[5][2] == reference["/index.json"][2]
+
+
+def test_connection_close_is_honoured(server):
+    exchange(server, ("GET", SEARCH, {}))
+    with connect(server) as sock, sock.makefile("rb") as stream:
+        sock.sendall(request(SEARCH, headers={"Connection": "close"}))
+        status, headers, body = read_answer(stream)
+        assert status == b"HTTP/1.1 200 OK"
+        assert (b"connection", b"close") in headers
+        assert body
+        assert stream.read() == b""  # the server closed the connection
+
+
+def test_http_10_closes_after_the_answer(server):
+    exchange(server, ("GET", SEARCH, {}))
+    with connect(server) as sock, sock.makefile("rb") as stream:
+        sock.sendall(f"GET {SEARCH} HTTP/1.0\r\n\r\n".encode())
+        status, headers, body = read_answer(stream)
+        assert status == b"HTTP/1.1 200 OK"
+        assert (b"connection", b"close") in headers
+        assert body
+        assert stream.read() == b""
+
+
+def test_store_is_bounded_and_dropped_with_the_catalog():
+    generation = [1]
+    store = ReplayStore(max_entries=2, max_bytes=10)
+    store.current_generation = lambda: generation[0]
+    for n in range(3):
+        store.put((b"/%d" % n, False), Entry(b"\r\n", b"abc", None), 1)
+    assert list(store.entries) == [(b"/1", False), (b"/2", False)]
+    store.put((b"/big", False), Entry(b"\r\n", b"x" * 11, None), 1)
+    assert (b"/big", False) not in store.entries
+    store.put((b"/nine", False), Entry(b"\r\n", b"x" * 9, None), 1)
+    assert store.total <= 10
+    assert store.lookup((b"/nine", False), None) is not None
+    generation[0] = 2
+    assert store.lookup((b"/nine", False), None) is None
+    assert not store.entries
+
+
+def test_file_answers_are_replayed_within_one_tick_only():
+    store = ReplayStore()
+    store.current_generation = lambda: 1
+    tick = object()
+    store.put((b"/f", False), Entry(b"\r\n", b"abc", tick), 1)
+    assert store.lookup((b"/f", False), tick) is not None
+    assert store.lookup((b"/f", False), object()) is None
