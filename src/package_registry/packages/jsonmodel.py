@@ -20,11 +20,11 @@ from package_registry.packages.manifest import (
     BASE_DATA_STREAM,
     BASE_POLICY_TEMPLATE,
     FULL_DOCUMENT,
-    SEARCH_ITEM,
     RuntimeFieldError,
+    package_of,
     runtime_fields,
 )
-from package_registry.packages.model import Package, PolicyTemplateRef
+from package_registry.packages.model import Package
 from package_registry.packages.render import json_float
 from package_registry.packages.yamlload import (
     ANY,
@@ -36,7 +36,6 @@ from package_registry.packages.yamlload import (
     STR,
     STRS,
     Struct,
-    to_document,
 )
 
 __all__ = [
@@ -173,42 +172,11 @@ def package_from_json(obj: Any) -> Package:
         {field.attr: stream[field.attr] for field in BASE_DATA_STREAM.fields}
         for stream in record["data_streams"] or ()
     ] or None
-    discovery = record["discovery"]
-    fields = tuple(item["name"] for item in (discovery and discovery["fields"]) or ())
-    datasets = tuple(item["name"] for item in (discovery and discovery["datasets"]) or ())
-    if discovery is not None and not fields and not datasets:
-        record["discovery"] = None
     try:
-        semver, kibana, agent, spec = runtime_fields(record)
+        runtime = runtime_fields(record)
     except RuntimeFieldError as exc:
         raise JsonModelError(f"{record['name']}: {exc}") from None
-    elastic = record["conditions"] and record["conditions"]["elastic"]
-    capabilities = elastic and elastic["capabilities"]
-    return Package(
-        name=record["name"],
-        version=record["version"],
-        semver=semver,
-        type=record["type"],
-        release=record["release"],
-        categories=tuple(record["categories"] or ()),
-        policy_templates=tuple(
-            PolicyTemplateRef(
-                template["name"],
-                None if template["categories"] is None else tuple(template["categories"]),
-            )
-            for template in record["policy_templates"] or ()
-        ),
-        kibana=kibana,
-        agent=agent,
-        capabilities=None if capabilities is None else tuple(capabilities),
-        spec=spec,
-        discovery_fields=fields,
-        discovery_datasets=datasets,
-        internal=False,
-        full=to_document(record, FULL_DOCUMENT),
-        summary=to_document(record, SEARCH_ITEM),
-        files=None,
-    )
+    return package_of(record, runtime, internal=False, files=None)
 
 
 def _parse(data: bytes) -> Any:

@@ -141,6 +141,53 @@ def runtime_fields(
     return semver, ranges[0], ranges[1], spec
 
 
+def package_of(
+    record: dict[str, Any],
+    runtime: tuple[Version, Constraint | None, Constraint | None, Version | None],
+    *,
+    internal: bool,
+    files: PackageFiles | None,
+) -> Package:
+    """The frozen ``Package`` of a finished record, for loaded and upstream packages alike.
+
+    ``runtime`` is what ``runtime_fields`` parsed; an empty ``discovery`` is dropped from
+    the record here, as the reference omits it.
+    """
+    discovery = record["discovery"]
+    fields = tuple(item["name"] for item in (discovery and discovery["fields"]) or ())
+    datasets = tuple(item["name"] for item in (discovery and discovery["datasets"]) or ())
+    if discovery is not None and not fields and not datasets:
+        record["discovery"] = None
+    elastic = record["conditions"] and record["conditions"]["elastic"]
+    capabilities = elastic and elastic["capabilities"]
+    semver, kibana, agent, spec = runtime
+    return Package(
+        name=record["name"],
+        version=record["version"],
+        semver=semver,
+        type=record["type"],
+        release=record["release"],
+        categories=tuple(record["categories"] or ()),
+        policy_templates=tuple(
+            PolicyTemplateRef(
+                template["name"],
+                None if template["categories"] is None else tuple(template["categories"]),
+            )
+            for template in record["policy_templates"] or ()
+        ),
+        kibana=kibana,
+        agent=agent,
+        capabilities=None if capabilities is None else tuple(capabilities),
+        spec=spec,
+        discovery_fields=fields,
+        discovery_datasets=datasets,
+        internal=internal,
+        full=to_document(record, _FULL),
+        summary=to_document(record, _SUMMARY),
+        files=files,
+    )
+
+
 # --- the model ---------------------------------------------------------------------------
 # The reference's Go structs, field by field in declaration order (which is also their
 # JSON order). ``omitempty=False`` marks the fields Go always writes.
@@ -692,42 +739,13 @@ class _Loader:
                 )
         if record["categories"] is not None:
             record["categories"] = categories
-        discovery = record["discovery"]
-        fields = tuple(item["name"] for item in (discovery and discovery["fields"]) or ())
-        datasets = tuple(item["name"] for item in (discovery and discovery["datasets"]) or ())
-        if discovery is not None and not fields and not datasets:
-            record["discovery"] = None
-        elastic = record["conditions"] and record["conditions"]["elastic"]
-        capabilities = elastic and elastic["capabilities"]
         internal = config.get("internal") if isinstance(config, dict) else None
         try:
             internal = internal is not None and as_bool(internal, "internal")
         except ConfigError:
             internal = False  # our extension: a value the reference would ignore hides nothing
-        return Package(
-            name=name,
-            version=version,
-            semver=semver,
-            type=record["type"],
-            release=record["release"],
-            categories=tuple(categories),
-            policy_templates=tuple(
-                PolicyTemplateRef(
-                    template["name"],
-                    None if template["categories"] is None else tuple(template["categories"]),
-                )
-                for template in record["policy_templates"] or ()
-            ),
-            kibana=kibana,
-            agent=agent,
-            capabilities=None if capabilities is None else tuple(capabilities),
-            spec=spec,
-            discovery_fields=fields,
-            discovery_datasets=datasets,
-            internal=internal,
-            full=to_document(record, _FULL),
-            summary=to_document(record, _SUMMARY),
-            files=self.reader,
+        return package_of(
+            record, (semver, kibana, agent, spec), internal=internal, files=self.reader
         )
 
     # data streams
