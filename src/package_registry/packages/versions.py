@@ -511,3 +511,12 @@ def _parse_constraint(text: str) -> Constraint:
             checks.append(_compile_item(match[1], base, dirt))
         groups.append((has_prerelease, tuple(checks)))
     return Constraint(text, tuple(groups))
+
+
+def is_strict_version(text: str) -> bool:
+    """Whether ``text`` is a strict semver version (package folders and URL versions)."""
+    try:
+        Version.parse_strict(text)
+    except VersionError:
+        return False
+    return True

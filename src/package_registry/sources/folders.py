@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from package_registry.packages.files import FileInfo, safe_relpath
 from package_registry.packages.manifest import Entry, ReaderError
-from package_registry.packages.versions import Version, VersionError
+from package_registry.packages.versions import is_strict_version
 from package_registry.sources.base import LoadReport, Reject
 from package_registry.sources.walk import (
     go_error_text,
@@ -185,18 +185,10 @@ def _discover(root: str, rejects: list[Reject]) -> list[str]:
                     # else is reported as the reference does.
                     if version_dir.name.removesuffix(".sig") not in names:
                         logger.warning("ignoring unexpected file", extra={"file.path": path})
-                elif _is_strict_version(version_dir.name):
+                elif is_strict_version(version_dir.name):
                     found.append(path)
                 else:
                     logger.warning("ignoring unexpected directory", extra={"file.path": path})
     except OSError as exc:
         rejects.append(listing_failed(root, exc))
     return found
-
-
-def _is_strict_version(name: str) -> bool:
-    try:
-        Version.parse_strict(name)
-    except VersionError:
-        return False
-    return True

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from package_registry.packages.archive import write_targz, write_zip
 from package_registry.packages.model import Package
+from package_registry.packages.versions import is_strict_version
 from package_registry.web.filecache import FileCache
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import (
@@ -25,7 +26,7 @@ from package_registry.web.responses import (
     not_found,
     serve_content,
 )
-from package_registry.web.routes.packages import find_upstream, moved_permanently, valid_version
+from package_registry.web.routes.packages import find_upstream, moved_permanently
 
 ZIP_TYPE = "application/zip"
 SIG_TYPE = "application/pgp-signature"
@@ -57,7 +58,7 @@ class DownloadRoutes:
 
     def _find(self, request: Request, missing: str) -> Package | Response:
         version = request.params["version"]
-        if not valid_version(version):
+        if not is_strict_version(version):
             return bad_request("invalid package version")
         package = self._ctx.holder.current.catalog.lookup(request.params["name"], version)
         if package is None or package.files is None:

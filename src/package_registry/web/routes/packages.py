@@ -17,7 +17,7 @@ import logging
 from package_registry.packages.files import PackageFiles, safe_relpath
 from package_registry.packages.model import Package
 from package_registry.packages.render import render_json
-from package_registry.packages.versions import Version, VersionError
+from package_registry.packages.versions import is_strict_version
 from package_registry.sources.proxy import Upstream, UpstreamError
 from package_registry.web.filecache import FileCache
 from package_registry.web.mime import content_type_for, needs_sniffing
@@ -36,15 +36,6 @@ from package_registry.web.responses import (
 )
 
 log = logging.getLogger("package_registry.http")
-
-
-def valid_version(text: str) -> bool:
-    """Versions in URLs must be strict semver (the reference answers 400 otherwise)."""
-    try:
-        Version.parse_strict(text)
-    except VersionError:
-        return False
-    return True
 
 
 _HTML_ESCAPES = (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"))
@@ -84,7 +75,7 @@ class PackageRoutes:
 
     def package_index(self, request: Request) -> Response:
         name, version = request.params["name"], request.params["version"]
-        if not valid_version(version):
+        if not is_strict_version(version):
             return bad_request("invalid package version")
         snapshot = self._ctx.holder.current
         package = snapshot.catalog.lookup(name, version)
@@ -103,7 +94,7 @@ class PackageRoutes:
         upstream = self._ctx.upstream
         if (
             upstream is None
-            or not valid_version(version)
+            or not is_strict_version(version)
             or self._ctx.holder.current.catalog.lookup(name, version) is not None
         ):
             return None
@@ -126,7 +117,7 @@ class PackageRoutes:
 
     def static(self, request: Request) -> Response:
         name, version = request.params["name"], request.params["version"]
-        if not valid_version(version):
+        if not is_strict_version(version):
             return bad_request("invalid package version")
         catalog = self._ctx.holder.current.catalog
         package = catalog.lookup(name, version)
