@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
+from package_registry.catalog.snapshot import Catalog
 from package_registry.queries.categories import categories, category_counts, render_categories
 from package_registry.queries.expiring import ExpiringAnswers
 from package_registry.queries.merge import merge_categories, merge_search
@@ -46,14 +48,48 @@ Parsed = tuple[Any, Hashable] | str
 log = logging.getLogger("package_registry.proxy")
 
 
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What differs between ``/search`` and ``/categories``; the flow is shared."""
+
+    name: str
+    headers: list[tuple[bytes, bytes]]
+    #: The local answer's bytes.
+    answer: Callable[[Catalog, Any], bytes]
+    #: The local result before rendering, for merging with the upstream's (proxy mode).
+    partial: Callable[[Catalog, Any], Any]
+    #: (query, local partial, upstream answer) → bytes.
+    merge: Callable[[Any, Any, Any], bytes]
+    #: Text before a ``QueryFailed`` reason in the 404 body.
+    failure_prefix: str
+    #: Merged answers, kept for the route's cache time.
+    proxied: ExpiringAnswers
+
+
 class SearchRoutes:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._search_headers = [*cache_headers(ctx.cache_times.search), JSON_TYPE]
-        self._categories_headers = [*cache_headers(ctx.cache_times.categories), JSON_TYPE]
         self._parsed: dict[tuple[str, str], Parsed] = {}
-        self._proxied_search = ExpiringAnswers(ctx.cache_times.search)
-        self._proxied_categories = ExpiringAnswers(ctx.cache_times.categories)
+        self._search = _Kind(
+            name="search",
+            headers=[*cache_headers(ctx.cache_times.search), JSON_TYPE],
+            answer=search,
+            partial=search_entries,
+            merge=merge_search,
+            failure_prefix="fetching package failed: ",
+            proxied=ExpiringAnswers(ctx.cache_times.search),
+        )
+        self._categories = _Kind(
+            name="categories",
+            headers=[*cache_headers(ctx.cache_times.categories), JSON_TYPE],
+            answer=categories,
+            partial=category_counts,
+            merge=lambda _query, counts, remote: render_categories(
+                merge_categories(counts, remote)
+            ),
+            failure_prefix="",
+            proxied=ExpiringAnswers(ctx.cache_times.categories),
+        )
 
     def _parse(self, route: str, raw: str) -> Parsed:
         """The query of ``route`` parsed once per distinct raw query string.
@@ -83,92 +119,58 @@ class SearchRoutes:
         return parsed
 
     def search(self, request: Request) -> Response:
-        parsed = self._parse("search", request.query)
-        if isinstance(parsed, str):
-            return bad_request(parsed)
-        query, key = parsed
-        snapshot = self._ctx.holder.current
-        try:
-            answer = snapshot.cache.get_or_compute(key, lambda: search(snapshot.catalog, query))
-        except QueryFailed as err:
-            return not_found(f"fetching package failed: {err}")
-        response = _cached(request, answer, self._search_headers)
-        response.replayable = True  # only 200s are ever replayed
-        return response
+        return self._local(request, self._search)
 
     def categories(self, request: Request) -> Response:
-        parsed = self._parse("categories", request.query)
-        if isinstance(parsed, str):
-            return bad_request(parsed)
-        query, key = parsed
-        snapshot = self._ctx.holder.current
-        compute: Callable[[], bytes] = lambda: categories(snapshot.catalog, query)  # noqa: E731
-        try:
-            answer = snapshot.cache.get_or_compute(key, compute)
-        except QueryFailed as err:
-            return not_found(str(err))
-        response = _cached(request, answer, self._categories_headers)
-        response.replayable = True  # only 200s are ever replayed
-        return response
+        return self._local(request, self._categories)
 
     async def search_with_proxy(self, request: Request) -> Response:
         """``search`` with the upstream's packages for the same raw query joined in."""
-        return await self._merged(
-            request,
-            "search",
-            self._proxied_search,
-            self._search_headers,
-            local=search_entries,
-            merge=merge_search,
-            failure_prefix="fetching package failed: ",
-        )
+        return await self._merged(request, self._search)
 
     async def categories_with_proxy(self, request: Request) -> Response:
         """``categories`` with the upstream's counts for the same raw query added."""
-        return await self._merged(
-            request,
-            "categories",
-            self._proxied_categories,
-            self._categories_headers,
-            local=category_counts,
-            merge=lambda _query, counts, remote: render_categories(
-                merge_categories(counts, remote)
-            ),
-            failure_prefix="",
-        )
+        return await self._merged(request, self._categories)
 
-    async def _merged(
-        self,
-        request: Request,
-        route: str,
-        answers: ExpiringAnswers,
-        headers: list[tuple[bytes, bytes]],
-        *,
-        local: Callable[[Any, Any], Any],
-        merge: Callable[[Any, Any, Any], bytes],
-        failure_prefix: str,
-    ) -> Response:
-        """Local answer of ``route`` merged with the upstream's, kept for the cache time."""
+    def _local(self, request: Request, kind: _Kind) -> Response:
+        """The answer from this catalog's answer cache (computed once per query)."""
+        parsed = self._parse(kind.name, request.query)
+        if isinstance(parsed, str):
+            return bad_request(parsed)
+        query, key = parsed
+        snapshot = self._ctx.holder.current
+        try:
+            answer = snapshot.cache.get_or_compute(
+                key, lambda: kind.answer(snapshot.catalog, query)
+            )
+        except QueryFailed as err:
+            return not_found(f"{kind.failure_prefix}{err}")
+        response = _cached(request, answer, kind.headers)
+        response.replayable = True  # only 200s are ever replayed
+        return response
+
+    async def _merged(self, request: Request, kind: _Kind) -> Response:
+        """The local answer merged with the upstream's, kept for the cache time."""
         upstream = self._ctx.upstream
-        parsed = self._parse(route, request.query)
+        parsed = self._parse(kind.name, request.query)
         if upstream is None or isinstance(parsed, str):
-            return self.search(request) if route == "search" else self.categories(request)
+            return self._local(request, kind)
         query, key = parsed
         snapshot = self._ctx.holder.current
         key = (snapshot.catalog.generation, key)
-        answer = answers.get(key)
+        answer = kind.proxied.get(key)
         if answer is None:
             try:
-                mine = local(snapshot.catalog, query)
+                mine = kind.partial(snapshot.catalog, query)
             except QueryFailed as err:
-                return not_found(f"{failure_prefix}{err}")
+                return not_found(f"{kind.failure_prefix}{err}")
             try:
-                theirs = await getattr(upstream, route)(request.query)
+                theirs = await getattr(upstream, kind.name)(request.query)
             except UpstreamError as err:
-                log.error(f"proxy mode: {route} failed", extra={"error.message": str(err)})
+                log.error(f"proxy mode: {kind.name} failed", extra={"error.message": str(err)})
                 return internal_error()
-            answer = answers.put(key, merge(query, mine, theirs))
-        return _cached(request, answer, headers)
+            answer = kind.proxied.put(key, kind.merge(query, mine, theirs))
+        return _cached(request, answer, kind.headers)
 
 
 def _cached(request: Request, answer, headers) -> Response:  # type: ignore[no-untyped-def]
