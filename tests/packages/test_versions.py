@@ -19,7 +19,6 @@ from package_registry.packages.versions import (
     ConstraintError,
     Version,
     VersionError,
-    compare_version_strings,
 )
 
 
@@ -462,28 +461,6 @@ def test_version_does_not_compare_with_other_types() -> None:
     assert version != "1.2.3"
     with pytest.raises(TypeError):
         _ = version < "1.2.4"  # type: ignore[operator]
-
-
-COMPARE_STRINGS = cases(
-    "semver when both parse, text otherwise",
-    [
-        ("1.10.0", "1.9.0", 1),
-        ("1.2", "1.10", -1),
-        ("1.0.0", "v1.0.0", 0),
-        ("1.0.0-rc1", "1.0.0", -1),
-        ("abc", "1.0.0", 1),
-        ("1.0.0", "abc", -1),
-        ("abc", "abd", -1),
-        ("x", "x", 0),
-        ("1.0.0.1", "1.0.0.10", -1),
-        ("1.0.0.9", "1.0.0.10", 1),
-    ],
-)
-
-
-@pytest.mark.parametrize(("a", "b", "expected"), COMPARE_STRINGS)
-def test_compare_version_strings(a: str, b: str, expected: int) -> None:
-    assert compare_version_strings(a, b) == expected
 
 
 # --- Constraint checks (5.4-5.6) ------------------------------------------------------

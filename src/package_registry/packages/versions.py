@@ -23,7 +23,6 @@ __all__ = [
     "ConstraintError",
     "Version",
     "VersionError",
-    "compare_version_strings",
 ]
 
 
@@ -257,16 +256,6 @@ def _parse_loose(text: str) -> Version:
         metadata or "",
         text,
     )
-
-
-def compare_version_strings(a: str, b: str) -> int:
-    """Order two version strings: semver when both parse (loosely), else plain text order."""
-    try:
-        va = _parse_loose(a)
-        vb = _parse_loose(b)
-    except VersionError:
-        return (a > b) - (a < b)
-    return va.compare(vb)
 
 
 # --- Constraints -------------------------------------------------------------------------
