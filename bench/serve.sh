@@ -5,10 +5,11 @@
 #
 # Settings (environment):
 #   WORKERS=N          worker processes for both servers (default: CPU count)
-#   WRK_THREADS=2 WRK_CONNECTIONS=64 DURATION=10s ROUNDS=3
+#   WRK_THREADS=2 WRK_CONNECTIONS=64 DURATION=10s ROUNDS=5
 #   CORPUS=DIR         package path to serve (default: a generated one, see below)
 #   PORT_OURS=18480 PORT_NGINX=18481
 #   KEEP=1             keep the temporary folder (printed) instead of deleting it
+#   ANSWERS="zip icon" measure only these answers (default: search package zip icon)
 #
 # What it does: installs nginx and wrk from Debian if missing, generates a corpus with
 # bench/make_corpus.py plus one ~300 KB zip package, starts the registry, fetches four
@@ -25,7 +26,7 @@ WORKERS=${WORKERS:-$CORES}
 WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 PORT_OURS=${PORT_OURS:-18480}
 PORT_NGINX=${PORT_NGINX:-18481}
 SEARCH_QUERY=${SEARCH_QUERY:-kibana.version=8.15.0&prerelease=true}
@@ -211,7 +212,8 @@ echo "package-registry vs nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///')  ($(da
 echo "cores: $CORES (wrk and both servers share them); workers: $WORKERS each;" \
     "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION, $ROUNDS alternating rounds, median"
 printf '%-9s %-58s %9s %10s %10s %7s %7s\n' answer url bytes "ours r/s" "nginx r/s" ratio target
-for key in "${KEYS[@]}"; do
+for key in ${ANSWERS:-${KEYS[*]}}; do
+    [[ -n ${URL[$key]:-} ]] || { log "unknown answer $key (one of: ${KEYS[*]})"; exit 2; }
     ours_url="http://127.0.0.1:$PORT_OURS${URL[$key]}"
     nginx_url="http://127.0.0.1:$PORT_NGINX${URL[$key]}"
     rps "$ours_url" 2s >/dev/null

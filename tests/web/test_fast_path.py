@@ -7,10 +7,14 @@ replayed answers can be compared byte for byte with the ones the application wro
 
 from __future__ import annotations
 
+import io
+import os
+import random
 import socket
 import subprocess
 import time
 import urllib.parse
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -18,13 +22,15 @@ from typing import BinaryIO
 import httpx
 import pytest
 
-from package_registry.web.fastpath import Entry, ReplayStore
+from package_registry.web.fastpath import SENDFILE_MIN, Entry, ReplayStore
 from tests.conftest import EXAMPLES, EXECUTABLE, RunningRegistry, stop_registry, write_config
 
 SEARCH = "/search?kibana.version=8.15.0&prerelease=true"
 PACKAGE = "/package/sample_logs/1.1.0/"
 
 SINGLE_QUIET = ("-workers=1", "-log-level=warn")
+BIG = "/epr/sample_metrics/sample_metrics-1.0.0.zip"
+BIG_PAYLOAD = 300_000
 
 Answer = tuple[bytes, list[tuple[bytes, bytes]], bytes]
 
@@ -75,11 +81,31 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningRegistry]:
+    yield from serve(tmp_path, EXAMPLES)
+
+
+@pytest.fixture
+def big_server(tmp_path: Path) -> Iterator[RunningRegistry]:
+    """Serves one zip package of about 300 KB, whose download is replayed with sendfile."""
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    with (
+        zipfile.ZipFile(EXAMPLES / "sample_metrics-1.0.0.zip") as source,
+        zipfile.ZipFile(packages / "sample_metrics-1.0.0.zip", "w") as target,
+    ):
+        for info in source.infolist():
+            target.writestr(info, source.read(info))
+        payload = random.Random(1).randbytes(BIG_PAYLOAD)
+        target.writestr("sample_metrics-1.0.0/docs/payload.bin", payload)
+    yield from serve(tmp_path, packages, "-require-package-signatures=false")
+
+
+def serve(tmp_path: Path, packages: Path, *flags: str) -> Iterator[RunningRegistry]:
     """One worker at ``-log-level=warn``: no ``listening on`` line, so a port chosen here."""
-    config = write_config(tmp_path, [EXAMPLES])
+    config = write_config(tmp_path, [packages])
     port = free_port()
     process = subprocess.Popen(
-        [EXECUTABLE, f"-config={config}", f"-address=127.0.0.1:{port}", *SINGLE_QUIET],
+        [EXECUTABLE, f"-config={config}", f"-address=127.0.0.1:{port}", *SINGLE_QUIET, *flags],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -130,6 +156,54 @@ def test_repeated_download_is_the_same_answer(server):
         assert download[2].startswith(b"PK")
         assert without_date(download[1]) == without_date(first[1])
         assert health[0] == b"HTTP/1.1 200 OK"
+
+
+def test_large_download_is_sent_whole_and_in_order(big_server):
+    """Bodies above ``SENDFILE_MIN`` go out with sendfile; the next answer follows them."""
+    answers = [exchange(big_server, ("GET", BIG, {}), ("GET", "/health", {})) for _ in range(4)]
+    first = answers[0][0]
+    assert first[0] == b"HTTP/1.1 200 OK"
+    assert len(first[2]) > BIG_PAYLOAD
+    assert zipfile.ZipFile(io.BytesIO(first[2])).testzip() is None
+    for download, health in answers:
+        assert download[2] == first[2]
+        assert without_date(download[1]) == without_date(first[1])
+        assert health[0] == b"HTTP/1.1 200 OK"
+
+
+def test_large_download_to_a_slow_reader(big_server):
+    """More than a socket's send buffer (4 MiB at most on Linux) asked for at once by a
+    client that reads nothing for a while: ``sendfile`` takes part of a body, the
+    transport the rest and every later answer, all in order."""
+    for _ in range(2):
+        expected = exchange(big_server, ("GET", BIG, {}))[0]
+    count = 24  # about 7 MB
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        parsed = urllib.parse.urlsplit(big_server.base_url)
+        sock.connect((parsed.hostname, parsed.port))
+        with sock.makefile("rb") as stream:
+            for _ in range(count):
+                sock.sendall(request(BIG))
+                time.sleep(0.01)  # one request per read on the server: each is replayed
+            sock.sendall(request("/health"))
+            time.sleep(0.3)
+            for _ in range(count):
+                answer = read_answer(stream)
+                assert answer[2] == expected[2]
+                assert without_date(answer[1]) == without_date(expected[1])
+            assert read_answer(stream)[0] == b"HTTP/1.1 200 OK"
+
+
+def test_large_download_head_has_no_body(big_server):
+    for _ in range(3):
+        with connect(big_server) as sock, sock.makefile("rb") as stream:
+            sock.sendall(request(BIG, "HEAD") + request("/health"))
+            head = read_answer(stream, "HEAD")
+            assert head[0] == b"HTTP/1.1 200 OK"
+            assert int(dict(head[1])[b"content-length"]) > BIG_PAYLOAD
+            assert read_answer(stream)[0] == b"HTTP/1.1 200 OK"
 
 
 def test_head_has_headers_but_no_body(server):
@@ -248,3 +322,20 @@ def test_file_answers_are_replayed_within_one_tick_only():
     store.put((b"/f", False), Entry(b"\r\n", b"abc", tick), 1)
     assert store.lookup((b"/f", False), tick) is not None
     assert store.lookup((b"/f", False), object()) is None
+
+
+def test_large_bodies_get_a_memfd_closed_when_dropped():
+    store = ReplayStore(max_entries=1)
+    store.current_generation = lambda: 1
+    big = Entry(b"\r\n", b"x" * SENDFILE_MIN, None)
+    assert big.fd is not None
+    assert os.pread(big.fd, 8, SENDFILE_MIN - 8) == b"x" * 8
+    assert Entry(b"\r\n", b"x" * (SENDFILE_MIN - 1), None).fd is None
+    store.put((b"/big", False), big, 1)
+    descriptor = big.fd
+    store.put((b"/other", False), Entry(b"\r\n", b"y" * SENDFILE_MIN, None), 1)
+    assert big.fd is None
+    with pytest.raises(OSError):
+        os.fstat(descriptor)  # closed (nothing else opened a descriptor in between)
+    store.clear()
+    assert store.total == 0

@@ -9,6 +9,14 @@ or ``HEAD`` for the same target is answered by ``ReplayProtocol`` straight from 
 parser callbacks with one ``transport.write`` (status line, current ``Date``, recorded
 headers, body).
 
+Large bodies (``SENDFILE_MIN`` and up) are also copied once into a memfd when recorded
+and replayed with ``sendfile(2)`` straight onto the connection's socket, the header
+block going first with ``MSG_MORE`` so both leave in the same segments: the kernel then
+sends the body from the memfd's pages without copying it out of Python, as nginx does
+from the page cache. This is done only while the transport has nothing buffered (so the
+bytes cannot overtake earlier ones) and never under TLS; whatever the socket does not
+take at once is handed to the transport, which then owns ordering and flow control.
+
 What is never replayed: requests with a body, ``Expect``, an upgrade, ``Range`` or a
 conditional header (their answer depends on more than the target); requests arriving
 while an earlier request on the connection is still being answered (pipelining order)
@@ -19,6 +27,8 @@ requests bypass both (``RegistryApp.records_replays``).
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -32,6 +42,8 @@ MAX_BYTES = 32 * 1024 * 1024
 #: Bodies above this size are handed to the transport beside the header block (one
 #: ``writelines``, sent as one ``writev``) instead of being copied into one buffer.
 JOIN_LIMIT = 16 * 1024
+#: Bodies from this size on are also kept in a memfd and replayed with ``sendfile``.
+SENDFILE_MIN = 64 * 1024
 #: Request headers whose presence sends a request down the normal path.
 BYPASS_HEADERS = frozenset(
     {
@@ -55,11 +67,13 @@ Recorder = Callable[[int, list[tuple[bytes, bytes]], bytes, bool, int, Callable[
 class Entry:
     """One recorded answer: its header block (ending with the blank line) and body."""
 
-    __slots__ = ("body", "head", "tick")
+    __slots__ = ("body", "fd", "head", "tick")
 
     def __init__(self, head: bytes, body: bytes, tick: object | None) -> None:
         self.head = head
         self.body = body
+        #: A memfd holding ``body`` for ``sendfile``, or ``None``; closed when dropped.
+        self.fd = _memfd(body) if len(body) >= SENDFILE_MIN else None
         #: For answers read from files: the ``Date`` tick they were recorded in; they
         #: are replayed within that second only, so a file changed on disk without a
         #: reload is seen about as soon as the file cache's own check would see it.
@@ -99,15 +113,23 @@ class ReplayStore:
             return
         old = self.entries.pop(key, None)
         if old is not None:
-            self.total -= len(old.body)
+            self._drop(old)
         entries = self.entries
         while entries and (len(entries) >= self.max_entries or self.total + size > self.max_bytes):
             first = next(iter(entries))  # oldest recorded first
-            self.total -= len(entries.pop(first).body)
+            self._drop(entries.pop(first))
         entries[key] = entry
         self.total += size
 
+    def _drop(self, entry: Entry) -> None:
+        self.total -= len(entry.body)
+        if entry.fd is not None:
+            os.close(entry.fd)
+            entry.fd = None
+
     def clear(self) -> None:
+        for entry in self.entries.values():
+            self._drop(entry)
         self.entries.clear()
         self.total = 0
 
@@ -122,6 +144,14 @@ class ReplayProtocol(HttpToolsProtocol):
     _replayed = False
     _date_source: object = None
     _date_block = b""
+    #: The connection's socket as (fd, family, type) when ``sendfile`` may write to it.
+    _raw: tuple[int, int, int] | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def,override]
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if self.scheme == "http" and sock is not None:
+            self._raw = (sock.fileno(), sock.family, sock.type)
 
     def on_message_begin(self) -> None:
         # The scope is built only when the request takes the normal path.
@@ -173,6 +203,8 @@ class ReplayProtocol(HttpToolsProtocol):
         body = entry.body
         if head_only:
             transport.write(STATUS_LINE[200] + self._date_block + head)
+        elif entry.fd is not None and self._raw and not transport.get_write_buffer_size():
+            self._sendfile(STATUS_LINE[200] + self._date_block + head, body, entry.fd)
         elif len(body) > JOIN_LIMIT:
             transport.writelines((STATUS_LINE[200] + self._date_block + head, body))
         else:
@@ -186,6 +218,31 @@ class ReplayProtocol(HttpToolsProtocol):
                 self.timeout_keep_alive, self.timeout_keep_alive_handler
             )
         return True
+
+    def _sendfile(self, head: bytes, body: bytes, memfd: int) -> None:
+        """Send ``head`` and then ``body`` from ``memfd`` on the socket itself, handing
+        the transport whatever the socket does not take now."""
+        assert self._raw is not None
+        fd, family, kind = self._raw
+        # A socket object over the transport's descriptor, detached again below so that
+        # it never closes it. Python's own blocking flag is irrelevant: the descriptor is
+        # non-blocking, so a full send buffer raises BlockingIOError instead of waiting.
+        sock = socket.socket(family, kind, 0, fd)
+        try:
+            sent = sock.send(head, socket.MSG_MORE)
+            if sent < len(head):
+                self.transport.writelines((memoryview(head)[sent:], body))
+                return
+            sent = os.sendfile(fd, memfd, 0, len(body))
+        except BlockingIOError:
+            sent = 0
+        except OSError:  # the peer is gone: let the transport notice and clean up
+            self.transport.abort()
+            return
+        finally:
+            sock.detach()
+        if sent < len(body):
+            self.transport.write(memoryview(body)[sent:])
 
     def _build_scope(self) -> None:
         """What ``HttpToolsProtocol.on_message_begin`` builds, for the normal path."""
@@ -229,3 +286,19 @@ def _recorder(key: tuple[bytes, bool], state: object) -> Recorder:
         STORE.put(key, Entry(head, body, tick), generation)
 
     return record
+
+
+def _memfd(body: bytes) -> int | None:
+    """An anonymous in-memory file holding ``body``, or ``None`` where there is none."""
+    try:
+        fd = os.memfd_create("replay", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):  # not Linux, or out of descriptors
+        return None
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
