@@ -10,6 +10,8 @@
 #   PORT_OURS=18480 PORT_NGINX=18481
 #   KEEP=1             keep the temporary folder (printed) instead of deleting it
 #   ANSWERS="zip icon" measure only these answers (default: search package zip icon)
+#   ACCESS_LOG=1       both servers write an access log line per request to a file
+#                      (ours at -log-level=info, ECS JSON; nginx's combined format)
 #
 # What it does: installs nginx and wrk from Debian if missing, generates a corpus with
 # bench/make_corpus.py plus one ~300 KB zip package, starts the registry, fetches four
@@ -33,6 +35,8 @@ SEARCH_QUERY=${SEARCH_QUERY:-kibana.version=8.15.0&prerelease=true}
 
 log() { printf '%s\n' "$*" >&2; }
 
+if [[ -n ${ACCESS_LOG:-} ]]; then LOG_LEVEL=info; else LOG_LEVEL=warn; fi
+
 install_tools() {
     local missing=()
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
@@ -54,6 +58,7 @@ fi
 PY=$VENV/bin/python
 
 TMP=$(mktemp -d /tmp/serve-bench.XXXXXX)
+if [[ -n ${ACCESS_LOG:-} ]]; then NGINX_ACCESS_LOG=$TMP/nginx/access.log; else NGINX_ACCESS_LOG=off; fi
 chmod 755 "$TMP" # nginx workers run as an unprivileged user
 OURS_PID=""
 NGINX_PID=""
@@ -107,7 +112,7 @@ printf 'package_paths:\n  - %s\n' "$CORPUS" >"$TMP/config.yml"
 # ----------------------------------------------------------------------------- our server
 log "starting package-registry with $WORKERS workers"
 "$VENV/bin/package-registry" -config="$TMP/config.yml" -address="127.0.0.1:$PORT_OURS" \
-    -workers="$WORKERS" -require-package-signatures=false -log-level=warn \
+    -workers="$WORKERS" -require-package-signatures=false -log-level="$LOG_LEVEL" \
     >"$TMP/ours.log" 2>&1 &
 OURS_PID=$!
 for _ in $(seq 300); do
@@ -166,7 +171,7 @@ daemon off;
 events { worker_connections 4096; }
 http {
   types { }
-  access_log off;
+  access_log $NGINX_ACCESS_LOG;
   sendfile on;
   tcp_nopush on;
   tcp_nodelay on;

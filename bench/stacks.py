@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python bench/stacks.py [--corpus DIR] [--workers N] [--duration 10s]
                                      [--connections 64] [--threads 2] [--rounds 3]
-                                     [--stacks uvicorn,uvicorn-fast,granian-rsgi,...]
+                                     [--stacks uvicorn,uvicorn-fast,granian,...]
                                      [--path URL_PATH] [--granian-set NAME=VALUE ...]
 
 The catalog is loaded once, in this process; each stack then runs in a forked child that
@@ -13,9 +13,9 @@ Stacks:
 
 * ``uvicorn``: the registry's own server module (uvicorn + httptools + uvloop), without
   the protocol's replay of repeated answers;
-* ``uvicorn-fast``: the same with the replay (``web/fastpath.py``);
-* ``granian-asgi``: granian's Rust HTTP server calling the app through ASGI;
-* ``granian-rsgi``: the same server calling the app's RSGI entry (the registry's default);
+* ``uvicorn-fast``: the same with the replay (``web/fastpath.py``), the registry's server;
+* ``granian``: granian's Rust HTTP server (uvloop) calling the app through ASGI, its
+  workers forked after load over the same pre-bound socket;
 * ``starlette``: the app mounted in a Starlette application, under uvicorn (the cost of
   a framework's routing and middleware stack);
 * ``hypercorn``: hypercorn's asyncio worker with uvloop.
@@ -24,7 +24,7 @@ Every stack is warmed up, then ``wrk`` runs once per stack per round, stacks in
 alternation; the median requests/s per stack is printed with its ratio to the first
 stack. ``--granian-set`` changes a setting of the granian server object before it serves
 (``backpressure=64``, ``runtime_threads=2``, ``task_impl=rust``,
-``http1.pipeline_flush=true``), for trying granian's options on both granian stacks.
+``http1.pipeline_flush=true``), for trying granian's options.
 Stacks whose package is not installed are skipped (``pip install -e '.[bench]'``).
 ``wrk`` and the servers share the machine's cores; the figures compare stacks with each
 other on one machine, not with other machines.
@@ -53,7 +53,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_PATH = "/search?kibana.version=8.15.0&prerelease=true"
-STACKS = ("uvicorn", "uvicorn-fast", "granian-asgi", "granian-rsgi", "starlette", "hypercorn")
+STACKS = ("uvicorn", "uvicorn-fast", "granian", "starlette", "hypercorn")
 #: ``--granian-set`` settings, applied to granian servers started by this process.
 GRANIAN_SETTINGS: dict[str, str] = {}
 
@@ -107,14 +107,44 @@ def build_app(paths: list[str]) -> Any:
 def run_uvicorn(app: Any, sock: socket.socket, workers: int, *, fast_path: bool = False) -> None:
     from package_registry.web.server import ServerOptions, serve
 
-    options = ServerOptions(address="", workers=workers, backend="uvicorn", fast_path=fast_path)
+    options = ServerOptions(address="", workers=workers, fast_path=fast_path)
     serve(app, sock, options)
 
 
-def run_granian(app: Any, sock: socket.socket, workers: int, *, rsgi: bool) -> None:
-    from package_registry.web.server import ServerOptions, granian_server
+def run_granian(app: Any, sock: socket.socket, workers: int) -> None:
+    """granian's multi-process server over ``sock``, its workers forked with ``app``."""
+    import multiprocessing
 
-    server = granian_server(sock, ServerOptions(address="", workers=workers), rsgi=rsgi)
+    from granian._granian import SocketHolder
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server.mp import MPServer
+
+    from package_registry.web.server import BACKLOG
+
+    class _Server(MPServer):  # type: ignore[misc]
+        def _init_shared_socket(self) -> None:
+            # Serve the socket bound here instead of binding a new one.
+            self._ssp = None
+            self._shd = SocketHolder(sock.fileno(), False, BACKLOG)
+            self._sfd = self._shd.get_fd()
+            self._sso = sock
+
+    multiprocessing.set_start_method("fork", force=True)
+    host, port = sock.getsockname()[:2]
+    server = _Server(
+        "package_registry.web.app:RegistryApp",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGINL,
+        http=HTTPModes.http1,
+        websockets=False,
+        workers=workers,
+        loop=Loops.uvloop,
+        backlog=BACKLOG,
+        log_level=LogLevels.warning,
+        log_access=False,
+    )
     for name, value in GRANIAN_SETTINGS.items():
         apply_setting(server, name, value)
     server.serve(target_loader=lambda *_args, **_kwargs: app, wrap_loader=False)
@@ -147,7 +177,7 @@ def run_starlette(app: Any, sock: socket.socket, workers: int) -> None:
     from package_registry.web.server import ServerOptions, serve
 
     wrapped = Starlette(routes=[Mount("/", app=app)])
-    serve(wrapped, sock, ServerOptions(address="", workers=workers, backend="uvicorn"))
+    serve(wrapped, sock, ServerOptions(address="", workers=workers, fast_path=False))
 
 
 def run_hypercorn(app: Any, sock: socket.socket, workers: int) -> None:
@@ -193,14 +223,12 @@ def fork_workers(target: Callable[[], None], workers: int) -> None:
 RUNNERS: dict[str, Callable[[Any, socket.socket, int], None]] = {
     "uvicorn": run_uvicorn,
     "uvicorn-fast": functools.partial(run_uvicorn, fast_path=True),
-    "granian-asgi": functools.partial(run_granian, rsgi=False),
-    "granian-rsgi": functools.partial(run_granian, rsgi=True),
+    "granian": run_granian,
     "starlette": run_starlette,
     "hypercorn": run_hypercorn,
 }
 REQUIRES = {
-    "granian-asgi": "granian",
-    "granian-rsgi": "granian",
+    "granian": "granian",
     "starlette": "starlette",
     "hypercorn": "hypercorn",
 }
@@ -289,16 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--stacks", default="uvicorn,uvicorn-fast,granian-asgi,granian-rsgi,starlette,hypercorn"
-    )
+    parser.add_argument("--stacks", default="uvicorn,uvicorn-fast,granian,starlette,hypercorn")
     parser.add_argument("--path", default=DEFAULT_PATH, help="URL path (and query) to request")
     parser.add_argument(
         "--granian-set",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="granian server setting for the granian stacks (repeatable)",
+        help="granian server setting for the granian stack (repeatable)",
     )
     args = parser.parse_args(argv)
     for setting in args.granian_set:

@@ -339,3 +339,31 @@ def test_large_bodies_get_a_memfd_closed_when_dropped():
         os.fstat(descriptor)  # closed (nothing else opened a descriptor in between)
     store.clear()
     assert store.total == 0
+
+
+def test_replayed_requests_are_logged_and_counted(registry):
+    """At the default log level with metrics on, replayed answers still get their request
+    line and their count: the store replays them, the app's hook observes them."""
+    port = free_port()
+    server = registry(flags=["-workers=1", f"-metrics-address=127.0.0.1:{port}"])
+    for method in ["GET"] * 10 + ["HEAD"] * 2:
+        with connect(server) as sock, sock.makefile("rb") as stream:
+            sock.sendall(request(SEARCH, method, {"User-Agent": "replay-test"}))
+            assert read_answer(stream, method)[0] == b"HTTP/1.1 200 OK"
+    deadline = time.monotonic() + 5
+    lines: list[dict] = []
+    while time.monotonic() < deadline and len(lines) < 12:
+        lines = [line for line in server.logs() if line.get("log", {}).get("logger") == "http"]
+        time.sleep(0.05)
+    assert [line["http"]["request"]["method"] for line in lines] == ["GET"] * 10 + ["HEAD"] * 2
+    assert {line["user_agent"]["original"] for line in lines} == {"replay-test"}
+    assert {line["url"]["query"] for line in lines} == {SEARCH.partition("?")[2]}
+    sizes = [line["http"]["response"]["body"]["bytes"] for line in lines]
+    assert len(set(sizes[:10])) == 1 and sizes[0] > 0 and sizes[10:] == [0, 0]
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    counts = {
+        line.split('method="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("epr_http_requests_total{") and 'path="/search"' in line
+    }
+    assert counts == {"get": 10, "head": 2}

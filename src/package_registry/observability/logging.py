@@ -2,21 +2,18 @@
 
 ``-log-type=ecs`` gives one ECS JSON object per line on stderr with ``service.name``
 and ``service.version`` on every line; ``-log-type=dev`` gives readable lines for a
-terminal. ``request_fields`` builds the fields of the per-request access log line.
+terminal. The per-request line is written by ``accesslog.REQUEST_LOG``, configured here.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import sys
-from typing import Any
 
 import ecs_logging
 
-#: The request log's logger, named as the reference names it (``log.logger: http``).
-ACCESS_LOGGER = "http"
+from package_registry.observability.accesslog import ACCESS_LOGGER, REQUEST_LOG
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -34,12 +31,12 @@ class _ServiceFields(logging.Filter):
 
     def __init__(self, name: str, version: str, environment: str | None) -> None:
         super().__init__()
-        self._fields: dict[str, str] = {"service.name": name, "service.version": version}
+        self.fields: dict[str, str] = {"service.name": name, "service.version": version}
         if environment:
-            self._fields["service.environment"] = environment
+            self.fields["service.environment"] = environment
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.__dict__.update(self._fields)
+        record.__dict__.update(self.fields)
         return True
 
 
@@ -69,66 +66,24 @@ def setup_logging(level: str, log_type: str, service_name: str, service_version:
         handler.setFormatter(
             ecs_logging.StdlibFormatter(exclude_fields=["process", "log.original"])
         )
-    handler.addFilter(
-        _ServiceFields(service_name, service_version, os.environ.get("ELASTIC_APM_ENVIRONMENT"))
+    service = _ServiceFields(
+        service_name, service_version, os.environ.get("ELASTIC_APM_ENVIRONMENT")
+    )
+    handler.addFilter(service)
+    threshold = LEVELS.get(level, logging.INFO)
+    REQUEST_LOG.configure(
+        enabled=threshold <= logging.INFO,
+        ecs=log_type != "dev",
+        service=service.fields,
+        stream=sys.stderr,
     )
     for name in ("package_registry", ACCESS_LOGGER):
         ours = logging.getLogger(name)
         ours.handlers[:] = [handler]
-        ours.setLevel(LEVELS.get(level, logging.INFO))
+        ours.setLevel(threshold)
         ours.propagate = False
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "granian"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         other = logging.getLogger(name)
         other.handlers[:] = [handler]
         other.setLevel(logging.WARNING)
         other.propagate = False
-
-
-def request_fields(scope: dict[str, Any], status: int, sent: int, seconds: float) -> dict[str, Any]:
-    """The reference's access-log fields for one answered request."""
-    fields: dict[str, Any] = {
-        "http.request.method": scope["method"],
-        "url.path": scope["path"],
-        "http.response.code": status,
-        "http.response.body.bytes": sent,
-        "event.duration": int(seconds * 1e9),
-    }
-    client = scope.get("client")
-    if client:
-        host = client[0]
-        fields["source.address"] = host
-        try:
-            ipaddress.ip_address(host)
-            fields["source.ip"] = host
-        except ValueError:
-            fields["source.domain"] = host
-    headers = {}
-    for key, value in scope["headers"]:
-        if key in (b"host", b"referer", b"user-agent") and key not in headers:
-            headers[key] = value.decode("latin-1")
-    host_header = headers.get(b"host")
-    if host_header:
-        domain, port = _split_host(host_header)
-        fields["url.domain"] = domain
-        if port:
-            fields["url.port"] = port
-    if b"referer" in headers:
-        fields["http.request.referer"] = headers[b"referer"]
-    if b"user-agent" in headers:
-        fields["user_agent.original"] = headers[b"user-agent"]
-    query = scope.get("query_string", b"")
-    if query:
-        fields["url.query"] = query.decode("latin-1")
-    return fields
-
-
-def _split_host(host: str) -> tuple[str, int | None]:
-    """``Host`` header → (domain, port); IPv6 literals keep their brackets."""
-    if host.startswith("["):
-        end = host.find("]")
-        domain, rest = host[: end + 1], host[end + 1 :]
-        port_text = rest[1:] if rest.startswith(":") else ""
-    else:
-        domain, _, port_text = host.partition(":")
-    port = int(port_text) if port_text.isdigit() and int(port_text) > 0 else None
-    return domain, port

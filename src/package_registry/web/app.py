@@ -5,25 +5,23 @@ StrictSlash redirects), handed to one handler, and its ``Response`` written. COR
 request log line and metrics wrap matched routes only, as in the reference; unknown paths
 and cleaning redirects pass without them.
 
-Two entry points carry the same answers: ASGI (``__call__``; uvicorn, tests) and RSGI
-(``__rsgi__``; granian, which then writes bodies and files from its Rust side with less
-Python per request). Both go through ``_respond``; only writing the ``Response`` differs.
+Answers that the server may replay without calling the app again (``web/fastpath.py``)
+are handed to it after they are written, with a hook that keeps the metrics and the
+request log complete for the replays.
 """
 
 from __future__ import annotations
 
 import inspect
-import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
-from package_registry.observability.logging import ACCESS_LOGGER, request_fields
+from package_registry.observability.accesslog import REQUEST_LOG
 from package_registry.observability.metrics import Metrics
 from package_registry.web import router
 from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
-from package_registry.web.fastpath import Recorder
+from package_registry.web.fastpath import Recorder, Replayed
 from package_registry.web.filecache import FileCache
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, Response
@@ -38,52 +36,16 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-class RSGIHeaders(Protocol):
-    def items(self) -> list[tuple[str, str]]: ...
-
-
-class RSGIScope(Protocol):
-    """The parts of granian's RSGI scope used here (``granian.rsgi.Scope``)."""
-
-    method: str
-    path: str
-    query_string: str
-    http_version: str
-    client: str
-
-    @property
-    def headers(self) -> RSGIHeaders: ...
-
-
-class RSGIStream(Protocol):
-    async def send_bytes(self, data: bytes) -> None: ...
-
-
-class RSGIProtocol(Protocol):
-    """The response half of granian's ``RSGIHTTPProtocol``."""
-
-    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
-
-    def response_file(self, status: int, headers: list[tuple[str, str]], file: str) -> None: ...
-
-    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> RSGIStream: ...
-
-
 CORS = (b"access-control-allow-origin", b"*")
 #: Read size for files sent through Python.
 FILE_CHUNK = 256 * 1024
-#: Hand files too large for the file cache to granian (RSGI ``response_file``) instead of
-#: reading them in Python (docs/performance.md).
-USE_RSGI_FILE = True
 #: Routing results kept per worker, keyed by (path, query); cleared when full.
 ROUTE_MEMO_SIZE = 4096
 NOT_FOUND_PAGE = Response(404, [*NO_CACHE, TEXT_TYPE, NOSNIFF], b"404 page not found\n")
 
-access_log = logging.getLogger(ACCESS_LOGGER)
-
 
 class RegistryApp:
-    """The registry as one ASGI callable that also speaks RSGI."""
+    """The registry as one ASGI callable."""
 
     def __init__(self, ctx: Context, metrics: Metrics | None = None) -> None:
         self.ctx = ctx
@@ -119,7 +81,7 @@ class RegistryApp:
         self._routes: dict[tuple[str, str], router.Match | router.Redirect | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI entry (uvicorn, and granian when asked for ASGI)."""
+        """One HTTP request (or the lifespan protocol, acknowledged)."""
         if scope["type"] == "http":
             started = time.perf_counter()
             method: str = scope["method"]
@@ -128,38 +90,33 @@ class RegistryApp:
                 method, scope["path"], query, _asgi_headers(scope), scope
             )
             sent = await _write_asgi(method, send, response)
-            if response.replayable and response.status == 200 and self.records_replays():
+            logged = scope.get("raw_path") != b"/health" or bool(query)
+            if response.replayable and response.status == 200:
                 record = scope.get("extensions", {}).get(REPLAY_EXTENSION)
-                if record is not None:
-                    self._record(record, response)
+                if record is not None and template:
+                    self._record(record, response, scope["path"], query, template, logged)
             if template is not None:
                 self._observe(method, template, response, sent, started)
-                if scope.get("raw_path") != b"/health" or query:
-                    _log_request(lambda: scope, response.status, sent, started)
+                if logged and REQUEST_LOG.enabled:
+                    client = scope.get("client")
+                    REQUEST_LOG.write(
+                        method,
+                        scope["path"],
+                        scope.get("http_version", "1.1"),
+                        query,
+                        response.status,
+                        sent,
+                        time.perf_counter() - started,
+                        client[0] if client else None,
+                        scope["headers"],
+                    )
         elif scope["type"] == "lifespan":
             await _lifespan(receive, send)
-
-    async def __rsgi__(self, scope: RSGIScope, protocol: RSGIProtocol) -> None:
-        """RSGI entry (granian): the same answers, written through granian's Rust side."""
-        started = time.perf_counter()
-        method = scope.method
-        path = scope.path
-        query = scope.query_string
-        headers = scope.headers
-        # Lower-case names, first occurrence wins (the reversed pairs overwrite later ones).
-        response, template = await self._respond(
-            method, path, query, dict(reversed(headers.items())), {}
-        )
-        sent = await _write_rsgi(method, protocol, response)
-        if template is not None:
-            self._observe(method, template, response, sent, started)
-            if path != "/health" or query:
-                _log_request(lambda: _rsgi_log_scope(scope), response.status, sent, started)
 
     async def _respond(
         self, method: str, path: str, query: str, headers: dict[str, str], scope: Scope
     ) -> tuple[Response, str | None]:
-        """The answer to one request, whatever the protocol that carries it.
+        """The answer to one request.
 
         Returns the response and the route template it matched: ``None`` for answers
         that pass without middleware (unknown paths, path-cleaning redirects), ``""`` for
@@ -190,19 +147,50 @@ class RegistryApp:
         response.headers.append(CORS)
         return response, template
 
-    def records_replays(self) -> bool:
-        """Replayed requests pass neither metrics nor the access log: record only without."""
-        return self.metrics is None and not access_log.isEnabledFor(logging.INFO)
-
-    def _record(self, record: Recorder, response: Response) -> None:
-        """Hand a replayable answer, as written, to the server's replay hook."""
+    def _record(
+        self,
+        record: Recorder,
+        response: Response,
+        path: str,
+        query: str,
+        template: str,
+        logged: bool,
+    ) -> None:
+        """Hand a replayable answer, as written, to the server's replay hook, with what
+        its replays must do for metrics and the request log."""
         if response.stream is not None or response.file_path is not None:
             return
         headers = [*response.headers, (b"content-length", b"%d" % len(response.body))]
         if _content_length(response) != len(response.body):
             return
         generation = self.ctx.holder.current.catalog.generation
-        record(200, headers, response.body, response.revalidate, generation, self._generation)
+        replayed = self._replayed(path, query, template, logged)
+        record(
+            200, headers, response.body, response.revalidate, generation, self._generation, replayed
+        )
+
+    def _replayed(self, path: str, query: str, template: str, logged: bool) -> Replayed | None:
+        """Metrics and the request line for a replayed answer (``None``: nothing to do)."""
+        metrics = self.metrics
+        log = REQUEST_LOG if logged and REQUEST_LOG.enabled else None
+        if metrics is None and log is None:
+            return None
+
+        def replayed(
+            method: str,
+            http_version: str,
+            client: tuple[str, int] | None,
+            headers: list[tuple[bytes, bytes]],
+            sent: int,
+            seconds: float,
+        ) -> None:
+            if metrics is not None:
+                metrics.observe_request(method, template, 200, seconds, sent)
+            if log is not None:
+                host = client[0] if client else None
+                log.write(method, path, http_version, query, 200, sent, seconds, host, headers)
+
+        return replayed
 
     def _generation(self) -> int:
         return self.ctx.holder.current.catalog.generation
@@ -279,66 +267,6 @@ async def _send_file(send: Send, path: str) -> int:
     return total
 
 
-async def _write_rsgi(method: str, protocol: RSGIProtocol, response: Response) -> int:
-    """Hand ``response`` to granian over RSGI; return the number of body bytes written.
-
-    granian wants ``str`` headers; it keeps a ``content-length`` it is given (HEAD) and
-    adds ``date``. Whole files go to its Rust side (``response_file``).
-    """
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers]
-    length = _content_length(response)
-    if length is not None:
-        headers.append(("content-length", str(length)))
-    if method == "HEAD" or response.status == 304:
-        protocol.response_bytes(response.status, headers, b"")
-        return 0
-    if response.file_path is not None:
-        if USE_RSGI_FILE:
-            protocol.response_file(response.status, headers, response.file_path)
-            return length if length is not None else os.stat(response.file_path).st_size
-        return await _stream_file_rsgi(protocol, response.status, headers, response.file_path)
-    if response.stream is not None:
-        transport = protocol.response_stream(response.status, headers)
-        total = 0
-        for chunk in response.stream():
-            total += len(chunk)
-            await transport.send_bytes(chunk)
-        return total
-    protocol.response_bytes(response.status, headers, response.body)
-    return len(response.body)
-
-
-async def _stream_file_rsgi(
-    protocol: RSGIProtocol, status: int, headers: list[tuple[str, str]], path: str
-) -> int:
-    """A whole file read in chunks through Python; one chunk's worth goes out as bytes."""
-    with open(path, "rb") as handle:
-        chunk = handle.read(FILE_CHUNK)
-        if len(chunk) < FILE_CHUNK:
-            protocol.response_bytes(status, headers, chunk)
-            return len(chunk)
-        transport = protocol.response_stream(status, headers)
-        total = 0
-        while chunk:
-            total += len(chunk)
-            await transport.send_bytes(chunk)
-            chunk = handle.read(FILE_CHUNK)
-    return total
-
-
-def _rsgi_log_scope(scope: RSGIScope) -> Scope:
-    """The ASGI-shaped fields the access log reads, from an RSGI scope."""
-    host, _, port = scope.client.rpartition(":")
-    return {
-        "method": scope.method,
-        "path": scope.path,
-        "query_string": scope.query_string.encode("latin-1"),
-        "http_version": scope.http_version,
-        "client": (host.strip("[]"), int(port)) if port.isdigit() else None,
-        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in scope.headers.items()],
-    }
-
-
 def _strict_slash_redirect(method: str, location: str) -> Response:
     """Go's ``http.Redirect`` 301, with its tiny HTML body for GET."""
     headers = [(b"location", location.encode())]
@@ -368,20 +296,6 @@ def _asgi_headers(scope: Scope) -> dict[str, str]:
         if name not in out:
             out[name] = value.decode("latin-1")
     return out
-
-
-def _log_request(scope_of: Callable[[], Scope], status: int, sent: int, started: float) -> None:
-    """One access-log line; the ASGI-shaped scope is only made when the line is written."""
-    if not access_log.isEnabledFor(logging.INFO):
-        return
-    scope = scope_of()
-    access_log.info(
-        "%s %s HTTP/%s",
-        scope["method"],
-        scope["path"],
-        scope.get("http_version", "1.1"),
-        extra=request_fields(scope, status, sent, time.perf_counter() - started),
-    )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

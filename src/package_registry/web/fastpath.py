@@ -20,15 +20,18 @@ take at once is handed to the transport, which then owns ordering and flow contr
 What is never replayed: requests with a body, ``Expect``, an upgrade, ``Range`` or a
 conditional header (their answer depends on more than the target); requests arriving
 while an earlier request on the connection is still being answered (pipelining order)
-or while the transport's write buffer is full (flow control). The application only
-records answers when neither metrics nor the access log are on, because replayed
-requests bypass both (``RegistryApp.records_replays``).
+or while the transport's write buffer is full (flow control).
+
+Replayed requests never reach the application, so the application hands each recorded
+answer a ``Replayed`` hook that the protocol calls after the write: it counts the
+request in the metrics and writes its request-log line, as the normal path would.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -60,18 +63,26 @@ BYPASS_HEADERS = frozenset(
     }
 )
 
-#: ``record(status, headers, body, revalidate, generation, current_generation)``.
-Recorder = Callable[[int, list[tuple[bytes, bytes]], bytes, bool, int, Callable[[], int]], None]
+#: ``replayed(method, http_version, client, request_headers, body_bytes_sent, seconds)``.
+Replayed = Callable[[str, str, tuple[str, int] | None, list[tuple[bytes, bytes]], int, float], None]
+#: ``record(status, headers, body, revalidate, generation, current_generation, replayed)``.
+Recorder = Callable[
+    [int, list[tuple[bytes, bytes]], bytes, bool, int, Callable[[], int], Replayed | None], None
+]
 
 
 class Entry:
     """One recorded answer: its header block (ending with the blank line) and body."""
 
-    __slots__ = ("body", "fd", "head", "tick")
+    __slots__ = ("body", "fd", "head", "replayed", "tick")
 
-    def __init__(self, head: bytes, body: bytes, tick: object | None) -> None:
+    def __init__(
+        self, head: bytes, body: bytes, tick: object | None, replayed: Replayed | None = None
+    ) -> None:
         self.head = head
         self.body = body
+        #: The application's metrics and request-log hook, if it has anything to do.
+        self.replayed = replayed
         #: A memfd holding ``body`` for ``sendfile``, or ``None``; closed when dropped.
         self.fd = _memfd(body) if len(body) >= SENDFILE_MIN else None
         #: For answers read from files: the ``Date`` tick they were recorded in; they
@@ -173,7 +184,7 @@ class ReplayProtocol(HttpToolsProtocol):
                     gzip = b"gzip" in value
             else:
                 key = (self.url, bool(gzip))
-                if self._replay(key, method == b"HEAD"):
+                if self._replay(key, method):
                     return
         self._unset_keepalive_if_required()
         self._build_scope()
@@ -181,7 +192,7 @@ class ReplayProtocol(HttpToolsProtocol):
             self.scope["extensions"] = {EXTENSION: _recorder(key, self.server_state)}
         super().on_headers_complete()
 
-    def _replay(self, key: tuple[bytes, bool], head_only: bool) -> bool:
+    def _replay(self, key: tuple[bytes, bool], method: bytes) -> bool:
         """Write the recorded answer for ``key`` if there is one and order allows it now."""
         cycle = self.cycle
         if (cycle is not None and not cycle.response_complete) or self.pipeline:
@@ -194,6 +205,7 @@ class ReplayProtocol(HttpToolsProtocol):
         entry = STORE.lookup(key, defaults)
         if entry is None:
             return False
+        started = time.perf_counter()
         if defaults is not self._date_source:
             self._date_source = defaults
             self._date_block = b"".join(b"%s: %s\r\n" % pair for pair in defaults)
@@ -201,6 +213,7 @@ class ReplayProtocol(HttpToolsProtocol):
         keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
         head = entry.head if keep_alive else entry.head[:-2] + b"connection: close\r\n\r\n"
         body = entry.body
+        head_only = method == b"HEAD"
         if head_only:
             transport.write(STATUS_LINE[200] + self._date_block + head)
         elif entry.fd is not None and self._raw and not transport.get_write_buffer_size():
@@ -211,6 +224,15 @@ class ReplayProtocol(HttpToolsProtocol):
             transport.write(b"".join((STATUS_LINE[200], self._date_block, head, body)))
         self._replayed = True
         state.total_requests += 1
+        if entry.replayed is not None:
+            entry.replayed(
+                method.decode(),
+                parser.get_http_version(),
+                self.client,
+                self.headers,
+                0 if head_only else len(body),
+                time.perf_counter() - started,
+            )
         if not keep_alive:
             transport.close()
         elif self.timeout_keep_alive_task is None:
@@ -277,13 +299,14 @@ def _recorder(key: tuple[bytes, bool], state: object) -> Recorder:
         revalidate: bool,
         generation: int,
         current_generation: Callable[[], int],
+        replayed: Replayed | None,
     ) -> None:
         if status != 200:
             return
         head = b"".join(b"%s: %s\r\n" % (k.lower(), v) for k, v in headers) + b"\r\n"
         tick = getattr(state, "default_headers", None) if revalidate else None
         STORE.current_generation = current_generation
-        STORE.put(key, Entry(head, body, tick), generation)
+        STORE.put(key, Entry(head, body, tick, replayed), generation)
 
     return record
 
