@@ -131,6 +131,23 @@ Factory = Callable[..., RunningRegistry]
 
 
 @pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made with ``openssl``."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Factory]:
     """Factory: ``registry(package_paths=[...], flags=[...], config_extra=...)``."""
     started: list[RunningRegistry] = []

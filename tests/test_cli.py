@@ -167,29 +167,8 @@ def test_request_log_lines_follow_ecs(registry):
     assert "ecs.version" in line
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
-def test_tls_serves_https_with_minimum_version(registry, tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+def test_tls_serves_https_with_minimum_version(registry, tls_files):
+    cert, key = tls_files
     server = registry(flags=[f"-tls-cert={cert}", f"-tls-key={key}", "-tls-min-version=1.3"])
     assert server.base_url.startswith("https://")
     assert httpx.get(server.url("/health"), verify=False).status_code == 200

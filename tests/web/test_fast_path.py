@@ -87,6 +87,12 @@ def server(tmp_path: Path) -> Iterator[RunningRegistry]:
 @pytest.fixture
 def big_server(tmp_path: Path) -> Iterator[RunningRegistry]:
     """Serves one zip package of about 300 KB, whose download is replayed with sendfile."""
+    packages = big_package(tmp_path)
+    yield from serve(tmp_path, packages, "-require-package-signatures=false")
+
+
+def big_package(tmp_path: Path) -> Path:
+    """A folder with one zip package of about 300 KB (an incompressible file inside)."""
     packages = tmp_path / "packages"
     packages.mkdir()
     with (
@@ -97,7 +103,7 @@ def big_server(tmp_path: Path) -> Iterator[RunningRegistry]:
             target.writestr(info, source.read(info))
         payload = random.Random(1).randbytes(BIG_PAYLOAD)
         target.writestr("sample_metrics-1.0.0/docs/payload.bin", payload)
-    yield from serve(tmp_path, packages, "-require-package-signatures=false")
+    return packages
 
 
 def serve(tmp_path: Path, packages: Path, *flags: str) -> Iterator[RunningRegistry]:
@@ -367,3 +373,22 @@ def test_replayed_requests_are_logged_and_counted(registry):
         if line.startswith("epr_http_requests_total{") and 'path="/search"' in line
     }
     assert counts == {"get": 10, "head": 2}
+
+
+def test_large_download_over_tls_is_replayed_through_the_transport(registry, tmp_path, tls_files):
+    """Under TLS the body must be encrypted: no sendfile, the same bytes every time."""
+    cert, key = tls_files
+    server = registry(
+        package_paths=[big_package(tmp_path)],
+        flags=[
+            f"-tls-cert={cert}",
+            f"-tls-key={key}",
+            "-workers=1",
+            "-require-package-signatures=false",
+        ],
+    )
+    with httpx.Client(verify=False, timeout=10) as client:
+        bodies = [client.get(server.url(BIG)).content for _ in range(4)]
+    assert len(bodies[0]) > BIG_PAYLOAD
+    assert all(body == bodies[0] for body in bodies)
+    assert zipfile.ZipFile(io.BytesIO(bodies[0])).testzip() is None
