@@ -9,13 +9,13 @@
 #   CORPUS=DIR         package path to serve (default: a generated one, see below)
 #   PORT_OURS=18480 PORT_NGINX=18481
 #   KEEP=1             keep the temporary folder (printed) instead of deleting it
-#   ANSWERS="zip icon" measure only these answers (default: search package zip icon)
+#   ANSWERS="zip icon" measure only these answers (default: search package zip large icon)
 #   ACCESS_LOG=1       both servers write an access log line per request to a file
 #                      (ours at -log-level=info, ECS JSON; nginx's combined format)
 #
 # What it does: installs nginx and wrk from Debian if missing, generates a corpus with
-# bench/make_corpus.py plus one ~300 KB zip package, starts the registry, fetches four
-# answers with curl and writes them as files for nginx (same bytes, same Content-Type,
+# bench/make_corpus.py plus zip packages of ~300 KB and ~5 MB, starts the registry,
+# fetches five answers with curl and writes them as files for nginx (same bytes, same Content-Type,
 # same CORS and Cache-Control lines), checks the copies are identical, then drives both
 # servers with wrk in alternation (ours, nginx, ours, nginx ...) and prints the median
 # requests/s of each and the ratio ours/nginx. wrk runs on the same cores as the servers.
@@ -74,34 +74,34 @@ trap 'exit 130' INT TERM
 if [[ -z ${CORPUS:-} ]]; then
     CORPUS=$TMP/corpus
     "$PY" "$ROOT/bench/make_corpus.py" "$CORPUS" --packages 24 --versions 400 --seed 1 --quiet
-    # One package becomes a zip of about 300 KB (an incompressible 290 KB file inside).
+    # One package becomes zips of about 300 KB and 5 MB (incompressible files inside).
     BIG=$("$PY" - "$CORPUS" <<'EOF'
-import os, random, shutil, sys, zipfile
+import os, random, sys, zipfile
 
 root = sys.argv[1]
 name = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))[0]
-version = "99.0.0"
 source = os.path.join(root, name, sorted(os.listdir(os.path.join(root, name)))[0])
-top = f"{name}-{version}"
-with zipfile.ZipFile(os.path.join(root, top + ".zip"), "w", zipfile.ZIP_DEFLATED) as out:
-    for folder, dirs, files in os.walk(source):
-        dirs.sort()
-        rel = os.path.relpath(folder, source)
-        prefix = top if rel == "." else f"{top}/{rel}"
-        out.writestr(zipfile.ZipInfo(prefix + "/", (2024, 1, 1, 0, 0, 0)), b"")
-        for file in sorted(files):
-            with open(os.path.join(folder, file), "rb") as handle:
-                data = handle.read()
-            if rel == "." and file == "manifest.yml":
-                data = data.replace(
-                    next(line for line in data.splitlines() if line.startswith(b"version:")),
-                    b"version: " + version.encode(),
-                )
-            out.writestr(zipfile.ZipInfo(f"{prefix}/{file}", (2024, 1, 1, 0, 0, 0)), data)
-    payload = random.Random(1).randbytes(290_000)
-    info = zipfile.ZipInfo(f"{top}/docs/payload.bin", (2024, 1, 1, 0, 0, 0))
-    out.writestr(info, payload, compress_type=zipfile.ZIP_STORED)
-print(name, version)
+for version, payload_size in (("99.0.0", 290_000), ("99.0.1", 5_000_000)):
+    top = f"{name}-{version}"
+    with zipfile.ZipFile(os.path.join(root, top + ".zip"), "w", zipfile.ZIP_DEFLATED) as out:
+        for folder, dirs, files in os.walk(source):
+            dirs.sort()
+            rel = os.path.relpath(folder, source)
+            prefix = top if rel == "." else f"{top}/{rel}"
+            out.writestr(zipfile.ZipInfo(prefix + "/", (2024, 1, 1, 0, 0, 0)), b"")
+            for file in sorted(files):
+                with open(os.path.join(folder, file), "rb") as handle:
+                    data = handle.read()
+                if rel == "." and file == "manifest.yml":
+                    data = data.replace(
+                        next(line for line in data.splitlines() if line.startswith(b"version:")),
+                        b"version: " + version.encode(),
+                    )
+                out.writestr(zipfile.ZipInfo(f"{prefix}/{file}", (2024, 1, 1, 0, 0, 0)), data)
+        payload = random.Random(1).randbytes(payload_size)
+        info = zipfile.ZipInfo(f"{top}/docs/payload.bin", (2024, 1, 1, 0, 0, 0))
+        out.writestr(info, payload, compress_type=zipfile.ZIP_STORED)
+print(name)
 EOF
 )
 else
@@ -125,20 +125,25 @@ done
 # and the big zip (or, with CORPUS set, the first hit's download).
 read -r NAME VERSION < <(curl -sf "http://127.0.0.1:$PORT_OURS/search?$SEARCH_QUERY" |
     "$PY" -c 'import json,sys; p=json.load(sys.stdin)[0]; print(p["name"], p["version"])')
-if [[ -n $BIG ]]; then read -r ZNAME ZVERSION <<<"$BIG"; else ZNAME=$NAME ZVERSION=$VERSION; fi
+if [[ -n $BIG ]]; then
+    ZIP="/epr/$BIG/$BIG-99.0.0.zip" LARGE="/epr/$BIG/$BIG-99.0.1.zip"
+else
+    ZIP="/epr/$NAME/$NAME-$VERSION.zip" LARGE=$ZIP
+fi
 ICON=$(curl -sf "http://127.0.0.1:$PORT_OURS/package/$NAME/$VERSION/" |
     "$PY" -c 'import json,sys; print(json.load(sys.stdin)["icons"][0]["path"])')
-declare -a KEYS=(search package zip icon)
+declare -a KEYS=(search package zip large icon)
 declare -A URL=(
     [search]="/search?$SEARCH_QUERY"
     [package]="/package/$NAME/$VERSION/"
-    [zip]="/epr/$ZNAME/$ZNAME-$ZVERSION.zip"
+    [zip]="$ZIP"
+    [large]="$LARGE"
     [icon]="$ICON"
 )
-declare -A TARGET=([search]=0.90 [package]=0.90 [zip]=0.80 [icon]=-)
+declare -A TARGET=([search]=0.90 [package]=0.90 [zip]=0.80 [large]=- [icon]=-)
 declare -A LOCATION=(
     [search]=/search [package]="/package/$NAME/$VERSION/"
-    [zip]="/epr/$ZNAME/$ZNAME-$ZVERSION.zip" [icon]="$ICON"
+    [zip]="$ZIP" [large]="$LARGE" [icon]="$ICON"
 )
 
 # ----------------------------------------------------------------------------- nginx copy
