@@ -14,12 +14,17 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from package_registry import __version__
 from package_registry.config import ConfigError, Settings, UsageRequested, load_settings
 from package_registry.config.goflags import format_duration
 from package_registry.loading import LoadOutcome, load_local_packages
 from package_registry.observability.logging import setup_logging
+
+if TYPE_CHECKING:
+    from package_registry.catalog.holder import CatalogHolder
+    from package_registry.observability.metrics import Metrics
 
 log = logging.getLogger("package_registry")
 
@@ -55,11 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "here; profile a running registry with py-spy (py-spy top --pid <pid>)",
             extra={"httpprof": settings.httpprof},
         )
-    if settings.package_paths_enable_watcher:
-        log.warning(
-            "-package-paths-enable-watcher: package paths are not watched yet; packages "
-            "are read once at start-up (restart the registry to pick up changes)"
-        )
+    if settings.package_paths_enable_watcher and not settings.package_paths:
+        log.critical("no package paths configured, cannot enable watcher")
+        return 1
     if settings.dry_run:
         return _dry_run(settings)
     return _serve(settings, service_name)
@@ -116,7 +119,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.web.app import RegistryApp
     from package_registry.web.archives import ArchiveCache
     from package_registry.web.request import CacheTimes, Context
-    from package_registry.web.server import ServerOptions, bind, serve
+    from package_registry.web.server import ServerOptions, Watch, bind, serve
 
     outcome = _load(settings)
     if outcome.rejects and settings.strict_package_loading:
@@ -125,7 +128,12 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     if outcome.package_count == 0:
         if settings.feature_proxy_mode:
             log.info("No local packages found, but the proxy mode can access remote ones.")
-        elif not settings.package_paths_enable_watcher:
+        elif settings.package_paths_enable_watcher:
+            log.warning(
+                "No packages found at startup. "
+                "The registry is running but no content is available yet."
+            )
+        else:
             log.critical("No local packages found.")
             return 1
     log.info("%d local package manifests loaded.", outcome.package_count)
@@ -180,8 +188,36 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         tls_key=settings.tls_key,
         tls_min_version=settings.tls_min_version or "",
     )
+    watch = None
+    if settings.package_paths_enable_watcher:
+        watch = Watch(settings.package_paths, lambda: _reload(settings, holder, metrics))
     try:
-        return serve(RegistryApp(ctx, metrics), sock, options)
+        return serve(RegistryApp(ctx, metrics), sock, options, watch)
     finally:
         archives.close()
         log.info("Package registry stopped")
+
+
+def _reload(settings: Settings, holder: CatalogHolder, metrics: Metrics | None) -> bool:
+    """Load the package paths again and serve the result; on failure keep serving the
+    current catalog. Returns whether the catalog was replaced."""
+    from package_registry.catalog.build import build_catalog
+
+    try:
+        outcome = _load(settings)
+        if outcome.rejects and settings.strict_package_loading:
+            raise ValueError(outcome.error_text())
+        catalog = build_catalog(outcome.sources)
+    except Exception as exc:
+        log.error("updating package filesystem index failed", extra={"error.message": str(exc)})
+        return False
+    # The old catalog was frozen with the rest of start-up's objects: unfreeze so that
+    # it can be collected, then freeze the new one for the workers forked from here.
+    gc.unfreeze()
+    holder.swap(catalog)
+    gc.collect()
+    gc.freeze()
+    if metrics is not None:
+        metrics.indexed_packages.set(outcome.package_count)
+    log.info("package filesystem index updated", extra={"packages": outcome.package_count})
+    return True

@@ -19,12 +19,14 @@ import signal
 import socket
 import ssl
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import uvicorn
 
+from package_registry.sources.watcher import PackagePathWatcher
 from package_registry.web.fastpath import ReplayProtocol
 
 log = logging.getLogger("package_registry.server")
@@ -116,8 +118,25 @@ def _run_worker(app: Callable, sock: socket.socket, options: ServerOptions) -> N
     server.run(sockets=[sock])
 
 
-def serve(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
-    """Serve until SIGTERM/SIGINT; return the process exit status."""
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Follow ``paths`` and, after changes, call ``reload``: it loads a new catalog into
+    this process's holder and says whether it did (``-package-paths-enable-watcher``)."""
+
+    paths: Sequence[str]
+    reload: Callable[[], bool]
+
+
+def serve(
+    app: Callable, sock: socket.socket, options: ServerOptions, watch: Watch | None = None
+) -> int:
+    """Serve until SIGTERM/SIGINT; return the process exit status.
+
+    With ``watch``, one worker swaps the new catalog in where it serves; with several,
+    this process loads it and then replaces the workers by new ones forked from it (the
+    old ones finish their requests first), so every worker serves one whole catalog and
+    shares its pages with this process, as after start-up.
+    """
     host, port = sock.getsockname()[:2]
     scheme = "https" if options.tls_cert and options.tls_key else "http"
     shown = f"[{host}]" if ":" in host else host
@@ -129,13 +148,39 @@ def serve(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
         extra={"server.address": host, "server.port": port, "workers": options.workers},
     )
     if options.workers <= 1:
-        _run_worker(app, sock, options)
+        watcher = None
+        if watch is not None:
+            watcher = PackagePathWatcher(watch.paths, watch.reload)
+            watcher.start()
+        try:
+            _run_worker(app, sock, options)
+        finally:
+            if watcher is not None:
+                watcher.stop()
         return 0
-    return _supervise(app, sock, options)
+    changed = threading.Event()
+    watcher = None
+    if watch is not None:
+        watcher = PackagePathWatcher(watch.paths, changed.set)
+        watcher.start()
+    try:
+        return _supervise(app, sock, options, changed, watch.reload if watch else None)
+    finally:
+        if watcher is not None:
+            watcher.stop()
 
 
-def _supervise(app: Callable, sock: socket.socket, options: ServerOptions) -> int:
+def _supervise(
+    app: Callable,
+    sock: socket.socket,
+    options: ServerOptions,
+    changed: threading.Event,
+    reload: Callable[[], bool] | None,
+) -> int:
+    """Fork the workers, replace any that dies, and replace all of them after ``reload``
+    (when ``changed`` is set); on SIGTERM/SIGINT stop them and wait for them."""
     children: dict[int, int] = {}
+    retiring: set[int] = set()
     stopping = False
 
     def spawn(slot: int) -> None:
@@ -147,24 +192,38 @@ def _supervise(app: Callable, sock: socket.socket, options: ServerOptions) -> in
                 os._exit(0)
         children[pid] = slot
 
+    def terminate(pids: Iterable[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
-        for pid in list(children):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        terminate(list(children))
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for slot in range(options.workers):
         spawn(slot)
-    while children:
+    while children or retiring:
+        if changed.is_set() and reload is not None and not stopping:
+            changed.clear()
+            if reload():
+                old = dict(children)
+                children.clear()
+                for slot in old.values():
+                    spawn(slot)
+                retiring.update(old)
+                terminate(old)
         try:
-            pid, status = os.wait()
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             break
-        except InterruptedError:
+        if pid == 0:
+            changed.wait(0.5)  # a child's exit is noticed within half a second
             continue
+        retiring.discard(pid)
         slot = children.pop(pid, None)
         if slot is None or stopping:
             continue

@@ -106,13 +106,18 @@ class DownloadRoutes:
                 return serve_content(request.method, request.headers, content, headers)
             top = f"{package.name}-{package.version}"
             path = await self._ctx.archives.get(
-                f"zip:{files.location}:{id(package)}",
-                ".zip",
-                functools.partial(write_zip, files, top),
+                f"zip:{self._identity(package)}", ".zip", functools.partial(write_zip, files, top)
             )
             return _whole_file(self._file_content(path, ZIP_TYPE), headers)
         except OSError:
             return internal_error(headers)
+
+    def _identity(self, package: Package) -> str:
+        """Names the built archive of ``package``: its folder, the catalog it belongs to
+        (a reload may change the folder's files) and the object itself."""
+        assert package.files is not None
+        generation = self._ctx.holder.current.catalog.generation
+        return f"{package.files.location}:{generation}:{id(package)}"
 
     async def tarball(self, request: Request) -> Response:
         package = self._find(request, "artifact not found")
@@ -133,9 +138,7 @@ class DownloadRoutes:
         build = functools.partial(write_targz, files, top)
         headers = list(self._headers)
         try:
-            path = await self._ctx.archives.get(
-                f"tar:{files.location}:{id(package)}", ".tar.gz", build
-            )
+            path = await self._ctx.archives.get(f"tar:{self._identity(package)}", ".tar.gz", build)
             return serve_content(
                 request.method, request.headers, self._file_content(path, TARGZ_TYPE), headers
             )
