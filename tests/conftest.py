@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +30,8 @@ EXAMPLES = ROOT / "src" / "package_registry" / "examples"
 SHARED = ROOT.parent / "shared"
 CONFORMANCE_DATA = SHARED / "conformance" / "data"
 EXECUTABLE = shutil.which("package-registry", path=str(Path(sys.executable).parent)) or ""
+
+GCS_EMULATOR = shutil.which("gcp-storage-emulator", path=str(Path(sys.executable).parent))
 
 _LISTENING = re.compile(r"listening on (https?)://([^\s\"]+)")
 
@@ -130,6 +133,22 @@ def stop_registry(process: subprocess.Popen[str]) -> int:
 Factory = Callable[..., RunningRegistry]
 
 
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until ``check()`` is true (a reload, a poll); fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def tls_files(tmp_path: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and its key, made with ``openssl``."""
@@ -189,3 +208,35 @@ def stop(server: RunningRegistry) -> int:
 requires_shared = pytest.mark.skipif(
     not CONFORMANCE_DATA.is_dir(), reason="../shared/conformance is not beside the repository"
 )
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[str]:
+    """The base URL of a running in-memory Cloud Storage emulator (one per session;
+    tests keep apart by bucket name)."""
+    if GCS_EMULATOR is None:
+        pytest.skip("gcp-storage-emulator is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [GCS_EMULATOR, "start", "--host=127.0.0.1", f"--port={port}", "--in-memory", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, "the emulator exited at start-up"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the emulator did not start listening"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import ssl
@@ -180,11 +181,23 @@ def test_tls_serves_https_with_minimum_version(registry, tls_files):
         httpx.get(server.url("/health"), verify=old)
 
 
-@pytest.mark.parametrize("flag", ["-feature-storage-indexer", "-feature-sql-storage-indexer"])
-def test_storage_indexers_are_refused_until_supported(tmp_path, flag):
+GCS_BUCKET = "-storage-indexer-bucket-internal=gs://bucket"
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "refused"),
+    [
+        (["-feature-sql-storage-indexer", GCS_BUCKET], {}, "-feature-sql-storage-indexer"),
+        (
+            ["-feature-storage-indexer", "-storage-indexer-bucket-internal=s3://bucket"],
+            {},
+            "a storage bucket other than gs://",
+        ),
+        (["-feature-storage-indexer"], {"EPR_EMULATOR_INDEX_PATH": "x"}, "EPR_EMULATOR_INDEX_PATH"),
+    ],
+)
+def test_unsupported_storage_features_are_refused(tmp_path, flags, env, refused):
     config = write_config(tmp_path, [EXAMPLES])
-    result = run(
-        [f"-config={config}", flag, "-storage-indexer-bucket-internal=gs://bucket"], tmp_path
-    )
-    assert result.returncode == 2
-    assert f"{flag} is not supported yet" in result.stderr
+    result = run([f"-config={config}", *flags], tmp_path, env={**os.environ, **env})
+    assert result.returncode == 2, result.stderr
+    assert f"{refused} is not supported yet" in result.stderr

@@ -23,8 +23,7 @@ from package_registry.loading import LoadOutcome, load_local_packages
 from package_registry.observability.logging import setup_logging
 
 if TYPE_CHECKING:
-    from package_registry.catalog.holder import CatalogHolder
-    from package_registry.observability.metrics import Metrics
+    from package_registry.sources.storage import StorageIndex
 
 log = logging.getLogger("package_registry")
 
@@ -43,14 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.version:
         print(f"Elastic Package Registry version {__version__}")
         return 0
-    for flag, enabled in (
-        ("-feature-storage-indexer", settings.feature_storage_indexer),
-        ("-feature-sql-storage-indexer", settings.feature_sql_storage_indexer),
-    ):
-        if enabled:
-            # Serving only the local packages instead would silently hide the bucket's.
-            print(f"package-registry: {flag} is not supported yet", file=sys.stderr)
-            return 2
+    unsupported = _unsupported(settings)
+    if unsupported:
+        # Serving only the local packages instead would silently hide the bucket's.
+        print(f"package-registry: {unsupported} is not supported yet", file=sys.stderr)
+        return 2
     service_name = os.environ.get("ELASTIC_APM_SERVICE_NAME") or "package-registry"
     setup_logging(settings.log_level, settings.log_type, service_name, __version__)
     _log_configuration(settings)
@@ -66,6 +62,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.dry_run:
         return _dry_run(settings)
     return _serve(settings, service_name)
+
+
+def _unsupported(settings: Settings) -> str:
+    """The storage feature asked for that is not implemented, or ``""``."""
+    if settings.feature_sql_storage_indexer:
+        return "-feature-sql-storage-indexer"
+    if settings.emulator_index_path:
+        return "EPR_EMULATOR_INDEX_PATH"
+    if settings.feature_storage_indexer and not settings.storage_indexer_bucket_internal.startswith(
+        "gs://"
+    ):
+        return "a storage bucket other than gs://"
+    return ""
 
 
 def _log_configuration(settings: Settings) -> None:
@@ -116,16 +125,29 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.catalog.build import build_catalog
     from package_registry.catalog.holder import CatalogHolder
     from package_registry.observability.metrics import Metrics, exposed_registry, serve_metrics
+    from package_registry.reloading import CatalogRefresher, catalog_sources
     from package_registry.web.app import RegistryApp
     from package_registry.web.archives import ArchiveCache
+    from package_registry.web.relay import StorageRelay
     from package_registry.web.request import CacheTimes, Context
-    from package_registry.web.server import ServerOptions, Watch, bind, serve
+    from package_registry.web.server import ServerOptions, bind, serve
 
+    storage = None
+    if settings.feature_storage_indexer:
+        from google.auth.exceptions import GoogleAuthError
+
+        from package_registry.sources.storage import StorageError
+
+        try:
+            storage = _open_storage(settings)
+        except (StorageError, ValueError, GoogleAuthError) as err:
+            log.critical("Init failed", extra={"error.message": str(err)})
+            return 1
     outcome = _load(settings)
     if outcome.rejects and settings.strict_package_loading:
         log.critical("Init failed", extra={"error.message": outcome.error_text()})
         return 1
-    if outcome.package_count == 0:
+    if outcome.package_count == 0 and not (storage is not None and storage.packages):
         if settings.feature_proxy_mode:
             log.info("No local packages found, but the proxy mode can access remote ones.")
         elif settings.package_paths_enable_watcher:
@@ -137,7 +159,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
             log.critical("No local packages found.")
             return 1
     log.info("%d local package manifests loaded.", outcome.package_count)
-    holder = CatalogHolder(build_catalog(outcome.sources))
+    holder = CatalogHolder(build_catalog(catalog_sources(storage, outcome)))
     # The catalog lives as long as the process: keep the collector from rescanning it,
     # and keep its pages shared with forked workers.
     gc.collect()
@@ -145,7 +167,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     metrics = None
     if settings.metrics_address:
         metrics = Metrics()
-        metrics.describe_service(__version__, outcome.package_count)
+        metrics.describe_service(__version__, len(holder.catalog))
         try:
             serve_metrics(settings.metrics_address, exposed_registry(metrics))
         except OSError as err:
@@ -175,6 +197,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         service_name=service_name,
         service_version=__version__,
         upstream=upstream,
+        storage=StorageRelay(settings.storage_endpoint) if storage is not None else None,
     )
     try:
         sock = bind(settings.address)
@@ -188,36 +211,38 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         tls_key=settings.tls_key,
         tls_min_version=settings.tls_min_version or "",
     )
-    watch = None
-    if settings.package_paths_enable_watcher:
-        watch = Watch(settings.package_paths, lambda: _reload(settings, holder, metrics))
+    refresher = None
+    if settings.package_paths_enable_watcher or storage is not None:
+        refresher = CatalogRefresher(
+            holder,
+            outcome,
+            load_local=lambda: _load(settings),
+            strict=settings.strict_package_loading,
+            watch_paths=settings.package_paths if settings.package_paths_enable_watcher else (),
+            storage=storage,
+            poll_seconds=settings.storage_indexer_watch_interval,
+            metrics=metrics,
+        )
     try:
-        return serve(RegistryApp(ctx, metrics), sock, options, watch)
+        return serve(RegistryApp(ctx, metrics), sock, options, refresher)
     finally:
         archives.close()
         log.info("Package registry stopped")
 
 
-def _reload(settings: Settings, holder: CatalogHolder, metrics: Metrics | None) -> bool:
-    """Load the package paths again and serve the result; on failure keep serving the
-    current catalog. Returns whether the catalog was replaced."""
-    from package_registry.catalog.build import build_catalog
+def _open_storage(settings: Settings) -> StorageIndex:
+    """The storage bucket's index, loaded once (its first update must succeed)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage as gcs
 
-    try:
-        outcome = _load(settings)
-        if outcome.rejects and settings.strict_package_loading:
-            raise ValueError(outcome.error_text())
-        catalog = build_catalog(outcome.sources)
-    except Exception as exc:
-        log.error("updating package filesystem index failed", extra={"error.message": str(exc)})
-        return False
-    # The old catalog was frozen with the rest of start-up's objects: unfreeze so that
-    # it can be collected, then freeze the new one for the workers forked from here.
-    gc.unfreeze()
-    holder.swap(catalog)
-    gc.collect()
-    gc.freeze()
-    if metrics is not None:
-        metrics.indexed_packages.set(outcome.package_count)
-    log.info("package filesystem index updated", extra={"packages": outcome.package_count})
-    return True
+    from package_registry.sources.storage import StorageIndex, parse_bucket_url
+
+    location = parse_bucket_url(settings.storage_indexer_bucket_internal)
+    if os.environ.get("STORAGE_EMULATOR_HOST"):  # a local emulator takes no credentials
+        client = gcs.Client(project="package-registry", credentials=AnonymousCredentials())
+    else:
+        client = gcs.Client()
+    index = StorageIndex(location, client, incremental=settings.feature_incremental_updates)
+    index.update()
+    log.info("storage index loaded", extra={"packages": len(index.packages)})
+    return index

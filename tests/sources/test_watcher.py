@@ -12,12 +12,11 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
 from package_registry.sources.watcher import PackagePathWatcher
-from tests.conftest import EXAMPLES, EXECUTABLE, RunningRegistry
+from tests.conftest import EXAMPLES, EXECUTABLE, RunningRegistry, eventually
 
 WATCH = ["-package-paths-enable-watcher", "-require-package-signatures=false"]
 
@@ -26,14 +25,6 @@ def names(server: RunningRegistry) -> set[str]:
     response = server.get("/search?all=true")
     assert response.status_code == 200
     return {package["name"] for package in response.json()}
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
 
 
 def logged(server: RunningRegistry, message: str) -> bool:

@@ -23,7 +23,14 @@ import httpx
 import pytest
 
 from package_registry.web.fastpath import SENDFILE_MIN, Entry, ReplayStore
-from tests.conftest import EXAMPLES, EXECUTABLE, RunningRegistry, stop_registry, write_config
+from tests.conftest import (
+    EXAMPLES,
+    EXECUTABLE,
+    RunningRegistry,
+    free_port,
+    stop_registry,
+    write_config,
+)
 
 SEARCH = "/search?kibana.version=8.15.0&prerelease=true"
 PACKAGE = "/package/sample_logs/1.1.0/"
@@ -71,12 +78,6 @@ def exchange(server: RunningRegistry, *requests: tuple[str, str, dict[str, str]]
 
 def without_date(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     return [(name, value) for name, value in headers if name != b"date"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -77,6 +77,12 @@ class RegistryApp:
                 signature=downloads.signature_with_proxy,
                 tarball=downloads.tarball_with_proxy,
             )
+        if ctx.storage is not None:  # storage packages' files are relayed from the storage
+            self._handlers.update(
+                static=packages.static_with_proxy,
+                artifact=downloads.artifact_with_proxy,
+                signature=downloads.signature_with_proxy,
+            )
         self._async = {name for name, h in self._handlers.items() if inspect.iscoroutinefunction(h)}
         self._routes: dict[tuple[str, str], router.Match | router.Redirect | None] = {}
 

@@ -2,8 +2,8 @@
 
 Handlers get a small parsed ``Request`` (method, decoded path, raw query, lower-case
 headers, route parameters) and the ``Context`` holding what lives for the whole
-process: cache times, the catalog holder, the archive cache, and in proxy mode the
-upstream registry.
+process: cache times, the catalog holder, the archive cache, in proxy mode the upstream
+registry, and with a storage bucket the relay to its public files.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from package_registry.web.archives import ArchiveCache
 
 if TYPE_CHECKING:
     from package_registry.sources.proxy import Upstream
+    from package_registry.web.relay import StorageRelay
 
 
 @dataclass(slots=True)
@@ -51,3 +52,5 @@ class Context:
     service_version: str
     #: The ``-proxy-to`` registry when proxy mode is on.
     upstream: Upstream | None = None
+    #: Where storage packages' files come from, with ``-feature-storage-indexer``.
+    storage: StorageRelay | None = None

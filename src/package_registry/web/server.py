@@ -21,12 +21,12 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import uvicorn
 
-from package_registry.sources.watcher import PackagePathWatcher
 from package_registry.web.fastpath import ReplayProtocol
 
 log = logging.getLogger("package_registry.server")
@@ -118,24 +118,28 @@ def _run_worker(app: Callable, sock: socket.socket, options: ServerOptions) -> N
     server.run(sockets=[sock])
 
 
-@dataclass(frozen=True, slots=True)
-class Watch:
-    """Follow ``paths`` and, after changes, call ``reload``: it loads a new catalog into
-    this process's holder and says whether it did (``-package-paths-enable-watcher``)."""
+class Refresher(Protocol):
+    """Keeps this process's catalog current from a background thread (package path
+    watcher, storage polling) and calls ``changed`` after each catalog it swaps in."""
 
-    paths: Sequence[str]
-    reload: Callable[[], bool]
+    def start(self, changed: Callable[[], None]) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def serve(
-    app: Callable, sock: socket.socket, options: ServerOptions, watch: Watch | None = None
+    app: Callable,
+    sock: socket.socket,
+    options: ServerOptions,
+    refresher: Refresher | None = None,
 ) -> int:
     """Serve until SIGTERM/SIGINT; return the process exit status.
 
-    With ``watch``, one worker swaps the new catalog in where it serves; with several,
-    this process loads it and then replaces the workers by new ones forked from it (the
-    old ones finish their requests first), so every worker serves one whole catalog and
-    shares its pages with this process, as after start-up.
+    With a ``refresher``, one worker serves each new catalog as soon as it is swapped in
+    (it is the same process); with several, the workers are replaced by new ones forked
+    from this process after each new catalog (the old ones finish their requests first),
+    so every worker serves one whole catalog and shares its pages with this process, as
+    after start-up.
     """
     host, port = sock.getsockname()[:2]
     scheme = "https" if options.tls_cert and options.tls_key else "http"
@@ -147,38 +151,24 @@ def serve(
         port,
         extra={"server.address": host, "server.port": port, "workers": options.workers},
     )
-    if options.workers <= 1:
-        watcher = None
-        if watch is not None:
-            watcher = PackagePathWatcher(watch.paths, watch.reload)
-            watcher.start()
-        try:
-            _run_worker(app, sock, options)
-        finally:
-            if watcher is not None:
-                watcher.stop()
-        return 0
     changed = threading.Event()
-    watcher = None
-    if watch is not None:
-        watcher = PackagePathWatcher(watch.paths, changed.set)
-        watcher.start()
+    if refresher is not None:
+        refresher.start(changed.set)
     try:
-        return _supervise(app, sock, options, changed, watch.reload if watch else None)
+        if options.workers <= 1:
+            _run_worker(app, sock, options)
+            return 0
+        return _supervise(app, sock, options, changed)
     finally:
-        if watcher is not None:
-            watcher.stop()
+        if refresher is not None:
+            refresher.stop()
 
 
 def _supervise(
-    app: Callable,
-    sock: socket.socket,
-    options: ServerOptions,
-    changed: threading.Event,
-    reload: Callable[[], bool] | None,
+    app: Callable, sock: socket.socket, options: ServerOptions, changed: threading.Event
 ) -> int:
-    """Fork the workers, replace any that dies, and replace all of them after ``reload``
-    (when ``changed`` is set); on SIGTERM/SIGINT stop them and wait for them."""
+    """Fork the workers, replace any that dies, and replace all of them when ``changed``
+    is set (a new catalog); on SIGTERM/SIGINT stop them and wait for them."""
     children: dict[int, int] = {}
     retiring: set[int] = set()
     stopping = False
@@ -207,15 +197,14 @@ def _supervise(
     for slot in range(options.workers):
         spawn(slot)
     while children or retiring:
-        if changed.is_set() and reload is not None and not stopping:
+        if changed.is_set() and not stopping:
             changed.clear()
-            if reload():
-                old = dict(children)
-                children.clear()
-                for slot in old.values():
-                    spawn(slot)
-                retiring.update(old)
-                terminate(old)
+            old = dict(children)
+            children.clear()
+            for slot in old.values():
+                spawn(slot)
+            retiring.update(old)
+            terminate(old)
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:

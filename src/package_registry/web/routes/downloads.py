@@ -3,7 +3,8 @@
 Zipped packages are sent as the files they are (ranges, ``Last-Modified``). Folder
 packages are archived once into the archive cache and then sent as files too, but
 without range support, as the reference answers them. In proxy mode a package that is
-not local but exists upstream is a 301 redirect to the upstream's download.
+not local but exists upstream is a 301 redirect to the upstream's download; a package
+from a storage bucket has its zip and signature relayed from the storage endpoint.
 """
 
 from __future__ import annotations
@@ -68,14 +69,21 @@ class DownloadRoutes:
     async def _find_with_proxy(
         self, request: Request, missing: str, suffix: str
     ) -> Package | Response:
-        """``_find``, then the upstream: a redirect to its download when it has the package."""
+        """``_find``, then the storage's copy of a storage package (relayed), then the
+        upstream: a redirect to its download when it has the package."""
         found = self._find(request, missing)
-        upstream = self._ctx.upstream
-        if upstream is None or isinstance(found, Package) or found.status != 404:
+        if isinstance(found, Package) or found.status != 404:
             return found
         name, version = request.params["name"], request.params["version"]
         if self._ctx.holder.current.catalog.lookup(name, version) is not None:
-            return found  # known here, only without files
+            storage = self._ctx.storage
+            if storage is None or suffix == ".tar.gz":
+                return found  # known here, only without files
+            url = storage.artifact_url(name, version, suffix)
+            return await storage.relay(request.method, url, self._headers)
+        upstream = self._ctx.upstream
+        if upstream is None:
+            return found
         remote = await find_upstream(upstream, name, version)
         if remote is None:
             return found

@@ -126,7 +126,15 @@ class PackageRoutes:
         return self._serve_file(request, package, catalog.generation)
 
     async def static_with_proxy(self, request: Request) -> Response:
-        """``static``, redirecting to the upstream for packages not found here."""
+        """``static``, relaying storage packages' files from the storage endpoint and
+        redirecting to the upstream for packages not found here."""
+        storage = self._ctx.storage
+        name, version = request.params["name"], request.params["version"]
+        if storage is not None and is_strict_version(version):
+            known = self._ctx.holder.current.catalog.lookup(name, version)
+            if known is not None and known.files is None:
+                url = storage.static_url(name, version, request.params["file"])
+                return await storage.relay(request.method, url, self._file_headers)
         found = await self._remote(request)
         if found is None:
             return self.static(request)

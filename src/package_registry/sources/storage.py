@@ -1,0 +1,309 @@
+"""The packages of a Package Storage v2 bucket (the reference's storage indexer).
+
+The bucket's ``v2/metadata/cursor.json`` names the current revision; each revision
+folder holds the full index (``search-index-all.json``) and, for incremental updates,
+the changes since the previous revision (``search-index-delta.json``). ``StorageIndex``
+keeps a package list in step with the cursor, one ``update`` at a time, and spreads
+deprecation notices as the reference does. Error texts are the reference's, since they
+end up in logs that operators search.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import urllib.parse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from google.api_core.exceptions import GoogleAPIError, NotFound
+from google.auth.exceptions import GoogleAuthError
+
+from package_registry.packages.jsonmodel import JsonModelError, package_from_json
+from package_registry.packages.manifest import with_deprecation
+from package_registry.packages.model import Package
+from package_registry.packages.versions import Version
+
+if TYPE_CHECKING:
+    from google.cloud import storage
+
+__all__ = ["BucketLocation", "StorageError", "StorageIndex", "parse_bucket_url"]
+
+log = logging.getLogger("package_registry.storage")
+
+_METADATA = "v2/metadata"
+_INDEX_FILE = "search-index-all.json"
+_DELTA_FILE = "search-index-delta.json"
+#: What the Go client reports for a missing object; the reference's messages end with it.
+_MISSING = "storage: object doesn't exist"
+#: What a call to the bucket can raise: API errors, credential errors, transport errors.
+_CLIENT_ERRORS = (GoogleAPIError, GoogleAuthError, OSError)
+
+_Key = tuple[str, str]
+
+
+class StorageError(Exception):
+    """The bucket could not be read or holds something unusable; ``str`` says why."""
+
+
+class _ObjectMissing(StorageError):
+    """The object does not exist (the cursor and the delta treat that case apart)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BucketLocation:
+    """Where the metadata lives: a bucket and the path prefix of every object in it."""
+
+    bucket: str
+    #: ``""`` or a prefix such as ``some/prefix`` (no leading or trailing ``/``).
+    root: str
+
+
+def parse_bucket_url(url: str) -> BucketLocation:
+    """The location named by ``gs://<bucket>/<root…>``; ``ValueError`` for anything else."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "gs" or not url.startswith("gs://") or not parts.netloc:
+        raise ValueError(f"not a gs://<bucket> URL: {url!r}")
+    return BucketLocation(parts.netloc, _object_path(parts.path))
+
+
+def _object_path(*parts: str) -> str:
+    """Go's ``path.Join`` without the leading ``/``, as the reference names objects."""
+    joined = "/".join(part for part in parts if part)
+    return posixpath.normpath(joined).lstrip("/") if joined else ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Delta:
+    """The changes of one revision, keyed by name and version."""
+
+    added: list[Package]
+    updated: dict[_Key, Package]
+    removed: set[_Key]
+
+
+class StorageIndex:
+    """The packages of a Package Storage v2 bucket, kept in step with its cursor.
+
+    ``update`` builds the new list aside and publishes it, with its cursor, only when
+    everything loaded, so readers of ``packages`` always see a complete list.
+    """
+
+    def __init__(
+        self, location: BucketLocation, client: storage.Client, *, incremental: bool = False
+    ) -> None:
+        self.location = location
+        self.incremental = incremental
+        #: The loaded cursor; ``None`` before the first successful update.
+        self.cursor: str | None = None
+        #: The current packages in index order, deprecation notices spread.
+        self.packages: tuple[Package, ...] = ()
+        self._client = client
+        self._bucket = client.bucket(location.bucket)
+        #: Name → (version, notice) of the highest deprecated version seen; never cleared.
+        self._deprecations: dict[str, tuple[Version, Any]] = {}
+
+    def update(self) -> bool:
+        """Bring the list in step with the bucket's ``cursor.json``. True when it changed.
+
+        Raises ``StorageError`` on any failure, leaving ``cursor`` and ``packages`` as
+        they were.
+        """
+        current = self._load_cursor()
+        # The reference's cursor starts out empty, so an empty cursor file is "up to date".
+        if current == (self.cursor or ""):
+            return False
+        if self.cursor is None or not self.incremental:
+            try:
+                packages = self._load_index(current)
+            except StorageError as exc:
+                raise StorageError(
+                    f"can't load the search-index-all index content: {exc}"
+                ) from None
+            self._publish(current, packages)
+            return True
+        return self._sync_incrementally(self.cursor, current)
+
+    def _sync_incrementally(self, old: str, new: str) -> bool:
+        """Apply the revisions after ``old`` up to ``new``, each by its delta where it can.
+
+        A revision whose delta cannot be loaded is taken whole from its full index, which
+        makes every revision before it irrelevant.
+        """
+        revisions: list[tuple[str, list[Package] | _Delta]] = []
+        for revision in self._revisions_between(old, new):
+            try:
+                revisions.append((revision, self._load_delta(revision)))
+            except StorageError as exc:
+                log.warning(
+                    "failed to load delta, falling back to full sync for timestamp",
+                    extra={"cursor": revision, "error.message": str(exc)},
+                )
+                try:
+                    revisions = [(revision, self._load_index(revision))]
+                except StorageError as exc:
+                    raise StorageError(
+                        f"can't load search-index-all for cursor {revision}: {exc}"
+                    ) from None
+        if not revisions:
+            return False
+        packages = list(self.packages)
+        for _, change in revisions:
+            packages = change if isinstance(change, list) else _apply_delta(packages, change)
+        self._publish(revisions[-1][0], packages)
+        return True
+
+    def _publish(self, cursor: str, packages: list[Package]) -> None:
+        """Spread deprecation notices over ``packages`` and make them current.
+
+        The map is updated from the list as it stands, whose packages may carry notices
+        spread by an earlier update: the reference does the same.
+        """
+        deprecations = self._deprecations
+        for package in packages:
+            notice = package.full.get("deprecated")
+            if notice is not None:
+                latest = deprecations.get(package.name)
+                if latest is None or package.semver > latest[0]:
+                    deprecations[package.name] = (package.semver, notice)
+        for position, package in enumerate(packages):
+            latest = deprecations.get(package.name)
+            if latest is not None and package.full.get("deprecated") is not latest[1]:
+                packages[position] = with_deprecation(package, latest[1])
+        self.packages = tuple(packages)
+        self.cursor = cursor
+
+    # --- reading the bucket -------------------------------------------------------------
+
+    def _download(self, path: str, what: str) -> bytes:
+        try:
+            return self._bucket.blob(path).download_as_bytes()
+        except NotFound:
+            raise _ObjectMissing(f"can't read the {what} file (path: {path}): {_MISSING}") from None
+        except _CLIENT_ERRORS as exc:
+            raise StorageError(f"can't read the {what} file (path: {path}): {exc}") from None
+
+    def _load_cursor(self) -> str:
+        path = _object_path(self.location.root, _METADATA, "cursor.json")
+        try:
+            data = self._download(path, "cursor")
+        except _ObjectMissing:
+            raise StorageError(
+                "can't load latest cursor: cursor file doesn't exist, most likely a first run "
+                f"(bucketName: {self.location.bucket}, path: {path}): {_MISSING}"
+            ) from None
+        except StorageError as exc:
+            raise StorageError(f"can't load latest cursor: {exc}") from None
+        try:
+            document = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise StorageError(
+                f"can't load latest cursor: can't decode the cursor file: {exc}"
+            ) from None
+        current = document.get("current", "") if isinstance(document, dict) else None
+        if not isinstance(current, str):
+            raise StorageError(
+                "can't load latest cursor: can't decode the cursor file: "
+                f'expected {{"current": <string>}}, found {data[:100]!r}'
+            )
+        return current
+
+    def _revisions_between(self, old: str, new: str) -> list[str]:
+        """Revision folders named after ``old`` up to ``new``, compared as strings."""
+        prefix = _object_path(self.location.root, _METADATA) + "/"
+        try:
+            listing = self._client.list_blobs(self.location.bucket, prefix=prefix, delimiter="/")
+            names = [
+                folder[len(prefix) :].rstrip("/")
+                for page in listing.pages
+                for folder in page.prefixes
+            ]
+        except _CLIENT_ERRORS as exc:
+            raise StorageError(
+                f"can't list cursors between {old} and {new}: error listing cursor folders: {exc}"
+            ) from None
+        return sorted(name for name in names if old < name <= new)
+
+    def _load_index(self, cursor: str) -> list[Package]:
+        path = _object_path(self.location.root, _METADATA, cursor, _INDEX_FILE)
+        data = self._download(path, "index")
+        try:
+            document = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise StorageError(f"unexpected error while reading index file: {exc}") from None
+        if not isinstance(document, dict):
+            raise StorageError(f"expected an object in index file, found {_go_token(document)}")
+        entries = document.get("packages", [])
+        if not isinstance(entries, list):
+            raise StorageError(f"expected opening array, found {_go_token(entries)}")
+        try:
+            return [_decode(entry) for entry in entries]
+        except JsonModelError as exc:
+            raise StorageError(
+                f"unexpected error parsing package from index file (token: [): {exc}"
+            ) from None
+
+    def _load_delta(self, cursor: str) -> _Delta:
+        path = _object_path(self.location.root, _METADATA, cursor, _DELTA_FILE)
+        data = self._download(path, "delta")
+        try:
+            document = orjson.loads(data)
+            if not isinstance(document, dict):
+                raise JsonModelError(f"expected an object, found {_go_token(document)}")
+            updated = [_decode(entry) for entry in _entries(document, "updated")]
+            return _Delta(
+                added=[_decode(entry) for entry in _entries(document, "added")],
+                updated={package.key: package for package in updated},
+                removed={_removed_key(entry) for entry in _entries(document, "removed")},
+            )
+        except (orjson.JSONDecodeError, JsonModelError) as exc:
+            raise StorageError(f"can't decode the delta file: {exc}") from None
+
+
+def _decode(entry: Any) -> Package:
+    """The package of one ``{"package_manifest": {…}}`` entry."""
+    return package_from_json(entry.get("package_manifest") if isinstance(entry, dict) else entry)
+
+
+def _entries(document: dict[str, Any], key: str) -> list[Any]:
+    value = document.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise JsonModelError(f"{key}: expected an array, found {_go_token(value)}")
+    return value
+
+
+def _removed_key(entry: Any) -> _Key:
+    if isinstance(entry, dict):
+        name, version = entry.get("name", ""), entry.get("version", "")
+        if isinstance(name, str) and isinstance(version, str):
+            return name, version
+    raise JsonModelError(f"removed: expected {{name, version}} strings, found {entry!r}")
+
+
+def _apply_delta(packages: list[Package], delta: _Delta) -> list[Package]:
+    """``packages`` with one revision's changes, as the reference applies them.
+
+    Removed packages go, updated ones are replaced whole in place (an update for a package
+    not present is ignored), added ones not already present are appended.
+    """
+    updated = dict(delta.updated)
+    out = [updated.pop(p.key, p) for p in packages if p.key not in delta.removed]
+    present = {package.key for package in out}
+    out.extend(package for package in delta.added if package.key not in present)
+    return out
+
+
+def _go_token(value: Any) -> str:
+    """The first JSON token of ``value`` as Go prints it (``%v``) in the reference's errors."""
+    if isinstance(value, dict):
+        return "{"
+    if isinstance(value, list):
+        return "["
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,468 @@
+"""The Package Storage v2 indexer against a real Cloud Storage emulator.
+
+One ``gcp-storage-emulator`` process (in memory, on a free loopback port) serves the
+whole module; every test gets a bucket of its own and fills it with the reference's
+example index files or small documents written here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from package_registry.sources.storage import (
+    BucketLocation,
+    StorageError,
+    StorageIndex,
+    parse_bucket_url,
+)
+from tests.conftest import CONFORMANCE_DATA, requires_shared
+
+pytestmark = requires_shared
+
+TESTDATA = CONFORMANCE_DATA / "storage-testdata"
+_buckets = itertools.count()
+
+
+def example(name: str) -> bytes:
+    return (TESTDATA / name).read_bytes()
+
+
+def manifest(name: str, version: str, **extra: Any) -> dict[str, Any]:
+    """A small valid ``package_manifest`` (the shape of the example index files)."""
+    return {
+        "name": name,
+        "title": f"{name} title",
+        "version": version,
+        "description": "A package.",
+        "type": "integration",
+        "download": f"/epr/{name}/{name}-{version}.zip",
+        "path": f"/package/{name}/{version}",
+        "format_version": "1.0.0",
+        **extra,
+    }
+
+
+def index_of(*manifests: dict[str, Any]) -> dict[str, Any]:
+    return {"packages": [{"package_manifest": m} for m in manifests]}
+
+
+def delta_of(
+    added: tuple[dict[str, Any], ...] = (),
+    updated: tuple[dict[str, Any], ...] = (),
+    removed: tuple[tuple[str, str], ...] = (),
+) -> dict[str, Any]:
+    return {
+        "added": [{"package_manifest": m} for m in added],
+        "updated": [{"package_manifest": m} for m in updated],
+        "removed": [{"name": name, "version": version} for name, version in removed],
+    }
+
+
+def keys(index: StorageIndex) -> list[tuple[str, str]]:
+    return [package.key for package in index.packages]
+
+
+# --- the emulator ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> storage.Client:
+    """A client of the emulator (it is found through ``STORAGE_EMULATOR_HOST``)."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    return storage.Client(project="test", credentials=AnonymousCredentials())
+
+
+@dataclass
+class Store:
+    """A fresh bucket and the ways the tests fill it."""
+
+    client: storage.Client
+    bucket: storage.Bucket
+    root: str = ""
+
+    def put(self, path: str, content: bytes | dict[str, Any]) -> None:
+        data = content if isinstance(content, bytes) else orjson.dumps(content)
+        name = f"{self.root}/{path}" if self.root else path
+        self.bucket.blob(name).upload_from_string(data, content_type="application/json")
+
+    def cursor(self, value: str) -> None:
+        self.put("v2/metadata/cursor.json", {"current": value})
+
+    def revision(
+        self,
+        cursor: str,
+        *,
+        index: bytes | dict[str, Any] | None = None,
+        delta: bytes | dict[str, Any] | None = None,
+    ) -> None:
+        if index is not None:
+            self.put(f"v2/metadata/{cursor}/search-index-all.json", index)
+        if delta is not None:
+            self.put(f"v2/metadata/{cursor}/search-index-delta.json", delta)
+
+    def index(self, *, incremental: bool = False) -> StorageIndex:
+        location = BucketLocation(self.bucket.name, self.root)
+        return StorageIndex(location, self.client, incremental=incremental)
+
+
+@pytest.fixture
+def store(client: storage.Client) -> Store:
+    return Store(client, client.create_bucket(f"bucket-{next(_buckets)}"))
+
+
+@pytest.fixture
+def small(store: Store) -> StorageIndex:
+    """An incremental index fully synced with the small example index at cursor ``001``."""
+    store.cursor("001")
+    store.revision("001", index=example("search-index-all-small.json"))
+    index = store.index(incremental=True)
+    assert index.update() is True
+    return index
+
+
+# --- bucket URLs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("gs://fake-package-storage-internal", BucketLocation("fake-package-storage-internal", "")),
+        ("gs://bucket/", BucketLocation("bucket", "")),
+        ("gs://bucket/some/prefix", BucketLocation("bucket", "some/prefix")),
+        ("gs://bucket//some/prefix/", BucketLocation("bucket", "some/prefix")),
+    ],
+)
+def test_parse_bucket_url(url: str, expected: BucketLocation) -> None:
+    assert parse_bucket_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["", "bucket/root", "https://bucket/root", "GS://bucket", "gs:bucket", "gs://"]
+)
+def test_parse_bucket_url_refuses_other_urls(url: str) -> None:
+    with pytest.raises(ValueError):
+        parse_bucket_url(url)
+
+
+# --- full sync ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("root", ["", "some/prefix"])
+def test_full_sync_loads_the_index_of_the_cursor(store: Store, root: str) -> None:
+    store.root = root
+    store.cursor("1")
+    store.revision("1", index=example("search-index-all-small.json"))
+    index = store.index()
+    assert index.cursor is None
+    assert index.packages == ()
+
+    assert index.update() is True
+
+    assert index.cursor == "1"
+    assert keys(index) == [("1password", "0.1.1"), ("1password", "0.2.0")]
+    assert all(package.files is None for package in index.packages)
+    assert index.packages[1].full["title"] == "1Password Events Reporting"
+
+
+def test_same_cursor_changes_nothing(store: Store) -> None:
+    store.cursor("1")
+    store.revision("1", index=example("search-index-all-small.json"))
+    index = store.index()
+    index.update()
+    packages = index.packages
+
+    assert index.update() is False
+    assert index.packages is packages
+
+
+def test_missing_cursor_file(store: Store) -> None:
+    store.root = "root"
+    index = store.index()
+    with pytest.raises(StorageError) as caught:
+        index.update()
+    assert str(caught.value) == (
+        "can't load latest cursor: cursor file doesn't exist, most likely a first run "
+        f"(bucketName: {store.bucket.name}, path: root/v2/metadata/cursor.json): "
+        "storage: object doesn't exist"
+    )
+    assert index.cursor is None
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"current": 1}'])
+def test_unreadable_cursor_file(store: Store, body: bytes) -> None:
+    store.put("v2/metadata/cursor.json", body)
+    with pytest.raises(StorageError, match=r"^can't load latest cursor: can't decode the cursor"):
+        store.index().update()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (None, "can't read the index file (path: v2/metadata/2/search-index-all.json): "),
+        (b'{"packages": [', "unexpected error while reading index file: "),
+        (b'{"packages": {}}', "expected opening array, found {"),
+        (b'{"packages": "x"}', "expected opening array, found x"),
+        (b"[]", "expected an object in index file, found ["),
+        (
+            orjson.dumps(index_of(manifest("a", "1.0"))),
+            "unexpected error parsing package from index file (token: [): ",
+        ),
+        (
+            orjson.dumps({"packages": [{"package_manifest": None}]}),
+            "unexpected error parsing package from index file (token: [): ",
+        ),
+    ],
+)
+def test_bad_index_keeps_the_previous_state(store: Store, body: bytes | None, message: str) -> None:
+    store.cursor("1")
+    store.revision("1", index=example("search-index-all-small.json"))
+    index = store.index()
+    index.update()
+    packages = index.packages
+    store.cursor("2")
+    if body is not None:
+        store.revision("2", index=body)
+
+    with pytest.raises(StorageError) as caught:
+        index.update()
+
+    assert str(caught.value).startswith("can't load the search-index-all index content: " + message)
+    assert index.cursor == "1"
+    assert index.packages is packages
+
+
+def test_index_without_packages_is_empty(store: Store) -> None:
+    store.cursor("1")
+    store.revision("1", index={"other": [1, 2]})
+    index = store.index()
+    assert index.update() is True
+    assert index.packages == ()
+
+
+def test_non_incremental_mode_loads_the_full_index_of_a_new_cursor(store: Store) -> None:
+    store.cursor("001")
+    store.revision("001", index=example("search-index-all-small.json"))
+    index = store.index()
+    index.update()
+    store.cursor("002")
+    store.revision(
+        "002",
+        index=index_of(manifest("other", "1.0.0")),
+        delta=example("search-index-delta-add.json"),
+    )
+
+    assert index.update() is True
+
+    assert index.cursor == "002"
+    assert keys(index) == [("other", "1.0.0")]
+
+
+# --- incremental sync -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("root", ["", "some/prefix"])
+def test_revisions_are_applied_in_order(store: Store, root: str) -> None:
+    store.root = root
+    store.cursor("001")
+    store.revision("000", delta=delta_of(added=(manifest("too-old", "1.0.0"),)))
+    store.revision("001", index=example("search-index-all-small.json"))
+    index = store.index(incremental=True)
+    index.update()
+    # Written out of order: the folder names decide.
+    store.revision("004", delta=example("search-index-delta-remove.json"))
+    store.revision("002", delta=example("search-index-delta-add.json"))
+    store.revision("003", delta=example("search-index-delta-update.json"))
+    store.revision("005", delta=delta_of(added=(manifest("too-new", "1.0.0"),)))
+    store.cursor("004")
+
+    assert index.update() is True
+
+    assert index.cursor == "004"
+    assert keys(index) == [("1password", "0.2.0"), ("1password", "0.3.0")]
+    assert index.packages[0].full["title"] == "1Password Events Reporting UPDATED DELTA"
+    assert index.update() is False
+
+
+def test_update_replaces_the_whole_package(small: StorageIndex, store: Store) -> None:
+    assert small.packages[1].full["categories"] == ["security"]
+    store.revision("002", delta=example("search-index-delta-update-field-removal.json"))
+    store.cursor("002")
+
+    assert small.update() is True
+
+    updated = small.packages[1]
+    assert updated.key == ("1password", "0.2.0")
+    assert "categories" not in updated.full
+    assert updated.full["title"] == "1Password Events Reporting"
+
+
+def test_delta_ignores_updates_of_absent_and_additions_of_present_packages(
+    small: StorageIndex, store: Store
+) -> None:
+    store.revision(
+        "002",
+        delta=delta_of(
+            added=(
+                manifest("1password", "0.1.1", title="added again"),
+                manifest("new", "1.0.0"),
+            ),
+            updated=(manifest("absent", "1.0.0"),),
+            removed=(("absent", "2.0.0"),),
+        ),
+    )
+    store.cursor("002")
+
+    assert small.update() is True
+
+    assert keys(small) == [("1password", "0.1.1"), ("1password", "0.2.0"), ("new", "1.0.0")]
+    assert small.packages[0].full["title"] == "1Password Events Reporting"
+
+
+def test_removed_then_added_package_moves_to_the_end(small: StorageIndex, store: Store) -> None:
+    store.revision(
+        "002",
+        delta=delta_of(
+            added=(manifest("1password", "0.1.1", title="back"),), removed=(("1password", "0.1.1"),)
+        ),
+    )
+    store.cursor("002")
+
+    small.update()
+
+    assert keys(small) == [("1password", "0.2.0"), ("1password", "0.1.1")]
+    assert small.packages[1].full["title"] == "back"
+
+
+@pytest.mark.parametrize("broken", [None, b"{not json", b"[]", b'{"added": [{}]}'])
+def test_unusable_delta_falls_back_to_that_revisions_full_index(
+    small: StorageIndex, store: Store, broken: bytes | None
+) -> None:
+    store.revision("002", delta=example("search-index-delta-add.json"))
+    store.revision("003", index=index_of(manifest("full", "1.0.0")), delta=broken)
+    store.revision("004", delta=delta_of(added=(manifest("after", "1.0.0"),)))
+    store.cursor("004")
+
+    assert small.update() is True
+
+    # Revision 002 was superseded by 003's full index.
+    assert keys(small) == [("full", "1.0.0"), ("after", "1.0.0")]
+    assert small.cursor == "004"
+
+
+def test_missing_delta_and_full_index_fails_the_update(small: StorageIndex, store: Store) -> None:
+    packages = small.packages
+    store.revision("002", delta=example("search-index-delta-add.json"))
+    store.put("v2/metadata/003/other.json", b"{}")
+    store.cursor("003")
+
+    with pytest.raises(StorageError) as caught:
+        small.update()
+
+    assert str(caught.value) == (
+        "can't load search-index-all for cursor 003: can't read the index file "
+        "(path: v2/metadata/003/search-index-all.json): storage: object doesn't exist"
+    )
+    assert small.cursor == "001"
+    assert small.packages is packages
+
+
+def test_unpadded_cursors_are_never_picked_up(store: Store) -> None:
+    store.cursor("9")
+    store.revision("9", index=example("search-index-all-small.json"))
+    index = store.index(incremental=True)
+    index.update()
+    store.revision("10", delta=example("search-index-delta-add.json"))
+    store.cursor("10")
+
+    # "10" < "9" as strings: no revision lies between them, and the cursor stays behind.
+    assert index.update() is False
+    assert index.update() is False
+    assert index.cursor == "9"
+    assert len(index.packages) == 2
+
+
+def test_cursor_stops_at_the_last_revision_found(small: StorageIndex, store: Store) -> None:
+    store.revision("002", delta=example("search-index-delta-add.json"))
+    store.cursor("003")
+
+    assert small.update() is True
+    assert small.cursor == "002"
+    assert len(small.packages) == 3
+
+
+# --- deprecation ----------------------------------------------------------------------------
+
+OLD = {"since": "1.0.0", "description": "old notice"}
+NEW = {"since": "2.0.0", "description": "new notice"}
+
+
+def notices(index: StorageIndex) -> list[Any]:
+    return [package.full.get("deprecated") for package in index.packages]
+
+
+def test_notice_of_the_highest_deprecated_version_applies_to_all_versions(store: Store) -> None:
+    store.cursor("001")
+    store.revision(
+        "001",
+        index=index_of(
+            manifest("p", "0.1.0"),
+            manifest("p", "0.2.0", deprecated=OLD),
+            manifest("p", "0.3.0"),
+            manifest("q", "1.0.0"),
+        ),
+    )
+    index = store.index(incremental=True)
+    index.update()
+
+    assert notices(index) == [OLD, OLD, OLD, None]
+    assert [package.summary.get("deprecated") for package in index.packages] == notices(index)
+
+    # A strictly higher deprecated version replaces the notice everywhere.
+    store.revision("002", delta=delta_of(added=(manifest("p", "1.0.0", deprecated=NEW),)))
+    store.cursor("002")
+    index.update()
+    assert notices(index) == [NEW, NEW, NEW, None, NEW]
+
+    # The notice survives the removal of the version that carried it.
+    store.revision("003", delta=delta_of(removed=(("p", "1.0.0"), ("p", "0.2.0"))))
+    store.cursor("003")
+    index.update()
+    assert keys(index) == [("p", "0.1.0"), ("p", "0.3.0"), ("q", "1.0.0")]
+    assert notices(index) == [NEW, NEW, None]
+
+
+def test_notice_is_kept_across_full_syncs(store: Store) -> None:
+    store.cursor("1")
+    store.revision("1", index=example("search-index-all-small-deprecated.json"))
+    index = store.index()
+    index.update()
+    assert notices(index) == [{"since": "1.0.0", "description": ""}]
+
+    store.cursor("2")
+    store.revision("2", index=example("search-index-all-small.json"))
+    index.update()
+    assert notices(index) == [{"since": "1.0.0", "description": ""}] * 2
+
+
+def test_spread_notices_count_in_later_updates(store: Store) -> None:
+    # As in the reference: 0.3.0 carries the notice spread from 0.2.0 when the next
+    # update runs, so a new deprecated 0.2.5 is not higher than the map's entry.
+    store.cursor("001")
+    store.revision(
+        "001", index=index_of(manifest("p", "0.2.0", deprecated=OLD), manifest("p", "0.3.0"))
+    )
+    index = store.index(incremental=True)
+    index.update()
+    store.revision("002", delta=delta_of(added=(manifest("p", "0.2.5", deprecated=NEW),)))
+    store.cursor("002")
+
+    index.update()
+
+    assert notices(index) == [OLD, OLD, OLD]

@@ -1,0 +1,173 @@
+"""``-feature-storage-indexer`` end to end: a registry reading a bucket in a real GCS
+emulator process, relaying files from a real HTTP server standing in for the public
+package storage, and following the bucket's cursor while it serves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from tests.conftest import EXAMPLES, RunningRegistry, eventually, free_port
+
+SMALL_INDEX = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared/conformance/data/storage-testdata/search-index-all-small.json"
+)
+
+
+def upload(bucket: storage.Bucket, name: str, data: bytes) -> None:
+    bucket.blob(name).upload_from_string(data)
+
+
+def publish(bucket: storage.Bucket, cursor: str, index: dict) -> None:
+    """A new revision of the index, then the cursor that points at it."""
+    upload(bucket, f"v2/metadata/{cursor}/search-index-all.json", json.dumps(index).encode())
+    upload(bucket, "v2/metadata/cursor.json", json.dumps({"current": cursor}).encode())
+
+
+@pytest.fixture
+def bucket(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> storage.Bucket:
+    """A new, empty bucket in the emulator."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    return client.create_bucket(f"storage-mode-{uuid.uuid4().hex[:12]}")
+
+
+def storage_flags(bucket: storage.Bucket, endpoint: str) -> list[str]:
+    return [
+        "-feature-storage-indexer",
+        f"-storage-indexer-bucket-internal=gs://{bucket.name}",
+        f"-storage-endpoint={endpoint}",
+        "-storage-indexer-watch-interval=1s",
+    ]
+
+
+def manifest_like(index: dict, name: str, version: str) -> dict:
+    """The first manifest of ``index`` under another name and version."""
+    manifest = json.loads(json.dumps(index["packages"][0]["package_manifest"]))
+    manifest.update(name=name, version=version, download=f"/epr/{name}/{name}-{version}.zip")
+    manifest["path"] = f"/package/{name}/{version}"
+    return {"package_manifest": manifest}
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A plain HTTP server over a folder laid out like the public package storage."""
+    root = tmp_path / "storage"
+    packages = root / "artifacts" / "packages"
+    static = root / "artifacts" / "static" / "1password-0.1.1" / "img"
+    packages.mkdir(parents=True)
+    static.mkdir(parents=True)
+    (packages / "1password-0.1.1.zip").write_bytes(b"PK zip of 1password 0.1.1")
+    (packages / "1password-0.1.1.zip.sig").write_bytes(b"-----BEGIN PGP SIGNATURE-----\n")
+    (static / "logo light [bg].svg").write_bytes(b"<svg/>")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    yield url, root
+    process.terminate()
+    process.wait(5)
+
+
+def versions(server: RunningRegistry, name: str) -> set[str]:
+    answer = server.get(f"/search?package={name}&all=true&prerelease=true")
+    assert answer.status_code == 200
+    return {item["version"] for item in answer.json()}
+
+
+@pytest.fixture
+def storage_registry(registry, gcs_emulator, bucket, artifacts) -> Callable[..., RunningRegistry]:
+    publish(bucket, "1", json.loads(SMALL_INDEX.read_text()))
+    endpoint, _ = artifacts
+
+    def start(*flags: str) -> RunningRegistry:
+        return registry(
+            package_paths=[EXAMPLES],
+            flags=[*storage_flags(bucket, endpoint), *flags],
+            env={"STORAGE_EMULATOR_HOST": gcs_emulator},
+        )
+
+    return start
+
+
+def test_storage_and_local_packages_are_served_together(storage_registry):
+    server = storage_registry("-workers=1")
+    assert versions(server, "1password") == {"0.1.1", "0.2.0"}
+    assert versions(server, "sample_logs")  # the local package paths still count
+    document = server.get("/package/1password/0.1.1/").json()
+    assert document["name"] == "1password" and document["version"] == "0.1.1"
+
+
+def test_files_are_relayed_from_the_storage_endpoint(storage_registry):
+    server = storage_registry("-workers=1")
+    download = server.get("/epr/1password/1password-0.1.1.zip")
+    assert download.status_code == 200
+    assert download.content == b"PK zip of 1password 0.1.1"
+    assert download.headers["cache-control"].startswith("max-age=")
+    assert "last-modified" in download.headers
+    signature = server.get("/epr/1password/1password-0.1.1.zip.sig")
+    assert signature.content.startswith(b"-----BEGIN PGP SIGNATURE")
+    static = server.get("/package/1password/0.1.1/img/logo%20light%20%5Bbg%5D.svg")
+    assert (static.status_code, static.content) == (200, b"<svg/>")
+    missing = server.get("/epr/1password/1password-0.2.0.zip")  # in the index, not stored
+    assert missing.status_code == 404
+    assert server.get("/epr/nothing/nothing-1.0.0.zip").status_code == 404
+
+
+def test_unreachable_storage_endpoint_is_a_500(registry, gcs_emulator, bucket):
+    publish(bucket, "1", json.loads(SMALL_INDEX.read_text()))
+    server = registry(
+        flags=[*storage_flags(bucket, f"http://127.0.0.1:{free_port()}/"), "-workers=1"],
+        env={"STORAGE_EMULATOR_HOST": gcs_emulator},
+    )
+    answer = server.get("/epr/1password/1password-0.1.1.zip")
+    assert (answer.status_code, answer.text) == (500, "error from package-storage server\n")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_new_cursor_is_followed_and_a_bad_index_ignored(storage_registry, bucket, workers):
+    server = storage_registry(f"-workers={workers}")
+    index = json.loads(SMALL_INDEX.read_text())
+    newer = {"packages": [*index["packages"], manifest_like(index, "1password", "0.3.0")]}
+    publish(bucket, "2", newer)
+    eventually(lambda: versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"})
+    assert all(versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"} for _ in range(10))
+
+    upload(bucket, "v2/metadata/3/search-index-all.json", b"{not json")
+    upload(bucket, "v2/metadata/cursor.json", b'{"current": "3"}')
+    eventually(
+        lambda: any(line.get("message") == "can't update index file" for line in server.logs())
+    )
+    assert versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"}
+
+
+def test_a_bucket_without_cursor_stops_start_up(registry, gcs_emulator, bucket):
+    with pytest.raises(RuntimeError, match="Init failed"):
+        registry(
+            flags=storage_flags(bucket, "http://127.0.0.1:1/"),
+            env={"STORAGE_EMULATOR_HOST": gcs_emulator},
+        )
