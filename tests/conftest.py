@@ -22,8 +22,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
+from botocore.client import BaseClient
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "src" / "package_registry" / "examples"
@@ -32,6 +34,7 @@ CONFORMANCE_DATA = SHARED / "conformance" / "data"
 EXECUTABLE = shutil.which("package-registry", path=str(Path(sys.executable).parent)) or ""
 
 GCS_EMULATOR = shutil.which("gcp-storage-emulator", path=str(Path(sys.executable).parent))
+MOTO_SERVER = shutil.which("moto_server", path=str(Path(sys.executable).parent))
 
 _LISTENING = re.compile(r"listening on (https?)://([^\s\"]+)")
 
@@ -217,20 +220,34 @@ def gcs_emulator() -> Iterator[str]:
     if GCS_EMULATOR is None:
         pytest.skip("gcp-storage-emulator is not installed")
     port = free_port()
-    process = subprocess.Popen(
+    yield from _serve_on(
         [GCS_EMULATOR, "start", "--host=127.0.0.1", f"--port={port}", "--in-memory", "--quiet"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        port,
     )
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """The endpoint URL of a running in-memory S3 server, moto's (one per session;
+    tests keep apart by bucket name)."""
+    if MOTO_SERVER is None:
+        pytest.skip("moto_server is not installed (moto[server])")
+    port = free_port()
+    yield from _serve_on([MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)], port)
+
+
+def _serve_on(command: list[str], port: int) -> Iterator[str]:
+    """Run ``command`` until the caller is done with it; yield its URL once it listens."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while True:
-            assert process.poll() is None, "the emulator exited at start-up"
+            assert process.poll() is None, f"{command[0]} exited at start-up"
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                assert time.monotonic() < deadline, "the emulator did not start listening"
+                assert time.monotonic() < deadline, f"{command[0]} did not start listening"
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -240,3 +257,24 @@ def gcs_emulator() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def s3_environment(endpoint: str) -> dict[str, str]:
+    """The ``AWS_*`` variables that point boto3 at the S3 server at ``endpoint``."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def s3_client(endpoint: str) -> BaseClient:
+    """A client of the S3 server at ``endpoint``, for the tests to fill buckets with."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )

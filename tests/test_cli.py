@@ -188,11 +188,6 @@ GCS_BUCKET = "-storage-indexer-bucket-internal=gs://bucket"
     ("flags", "env", "refused"),
     [
         (["-feature-sql-storage-indexer", GCS_BUCKET], {}, "-feature-sql-storage-indexer"),
-        (
-            ["-feature-storage-indexer", "-storage-indexer-bucket-internal=s3://bucket"],
-            {},
-            "a storage bucket other than gs://",
-        ),
         (["-feature-storage-indexer"], {"EPR_EMULATOR_INDEX_PATH": "x"}, "EPR_EMULATOR_INDEX_PATH"),
     ],
 )
@@ -201,3 +196,22 @@ def test_unsupported_storage_features_are_refused(tmp_path, flags, env, refused)
     result = run([f"-config={config}", *flags], tmp_path, env={**os.environ, **env})
     assert result.returncode == 2, result.stderr
     assert f"{refused} is not supported yet" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        ({"AWS_PROFILE": "nowhere"}, "The config profile (nowhere) could not be found"),
+        ({"AWS_ENDPOINT_URL": "not-a-url"}, "Invalid endpoint: not-a-url"),
+    ],
+)
+def test_an_unusable_s3_client_stops_start_up(tmp_path, env, error):
+    config = write_config(tmp_path, [EXAMPLES])
+    missing = str(tmp_path / "missing")
+    env = {**os.environ, "AWS_CONFIG_FILE": missing, "AWS_SHARED_CREDENTIALS_FILE": missing, **env}
+    flags = ["-feature-storage-indexer", "-storage-indexer-bucket-internal=s3://bucket/root"]
+    result = run([f"-config={config}", *flags], tmp_path, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "Init failed" in result.stderr
+    assert error in result.stderr
+    assert "Traceback" not in result.stderr

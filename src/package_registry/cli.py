@@ -70,10 +70,6 @@ def _unsupported(settings: Settings) -> str:
         return "-feature-sql-storage-indexer"
     if settings.emulator_index_path:
         return "EPR_EMULATOR_INDEX_PATH"
-    if settings.feature_storage_indexer and not settings.storage_indexer_bucket_internal.startswith(
-        "gs://"
-    ):
-        return "a storage bucket other than gs://"
     return ""
 
 
@@ -134,13 +130,11 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
 
     storage = None
     if settings.feature_storage_indexer:
-        from google.auth.exceptions import GoogleAuthError
-
         from package_registry.sources.storage import StorageError
 
         try:
             storage = _open_storage(settings)
-        except (StorageError, ValueError, GoogleAuthError) as err:
+        except (StorageError, ValueError) as err:
             log.critical("Init failed", extra={"error.message": str(err)})
             return 1
     outcome = _load(settings)
@@ -232,17 +226,12 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
 
 def _open_storage(settings: Settings) -> StorageIndex:
     """The storage bucket's index, loaded once (its first update must succeed)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage as gcs
-
-    from package_registry.sources.storage import StorageIndex, parse_bucket_url
+    from package_registry.sources.storage import StorageIndex, open_bucket, parse_bucket_url
 
     location = parse_bucket_url(settings.storage_indexer_bucket_internal)
-    if os.environ.get("STORAGE_EMULATOR_HOST"):  # a local emulator takes no credentials
-        client = gcs.Client(project="package-registry", credentials=AnonymousCredentials())
-    else:
-        client = gcs.Client()
-    index = StorageIndex(location, client, incremental=settings.feature_incremental_updates)
+    index = StorageIndex(
+        open_bucket(location), location, incremental=settings.feature_incremental_updates
+    )
     index.update()
     log.info("storage index loaded", extra={"packages": len(index.packages)})
     return index

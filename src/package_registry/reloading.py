@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from package_registry.catalog.build import build_catalog
 from package_registry.catalog.holder import CatalogHolder
 from package_registry.loading import LoadOutcome
-from package_registry.observability.metrics import Metrics
 from package_registry.packages.model import Package
 from package_registry.sources.watcher import PackagePathWatcher
 
 if TYPE_CHECKING:  # the Google client libraries load only with a storage bucket
+    from package_registry.observability.metrics import Metrics
     from package_registry.sources.storage import StorageIndex
 
 log = logging.getLogger("package_registry")

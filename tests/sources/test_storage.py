@@ -1,13 +1,14 @@
-"""The Package Storage v2 indexer against a real Cloud Storage emulator.
+"""The Package Storage v2 indexer against a real Cloud Storage emulator and S3 server.
 
-One ``gcp-storage-emulator`` process (in memory, on a free loopback port) serves the
-whole module; every test gets a bucket of its own and fills it with the reference's
-example index files or small documents written here.
+One ``gcp-storage-emulator`` and one ``moto_server`` process (in memory, on free loopback
+ports) serve the whole session; every index test runs against both, in a bucket of its
+own filled with the reference's example index files or small documents written here.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,10 @@ from package_registry.sources.storage import (
     BucketLocation,
     StorageError,
     StorageIndex,
+    open_bucket,
     parse_bucket_url,
 )
-from tests.conftest import CONFORMANCE_DATA, requires_shared
+from tests.conftest import CONFORMANCE_DATA, requires_shared, s3_client, s3_environment
 
 pytestmark = requires_shared
 
@@ -69,28 +71,22 @@ def keys(index: StorageIndex) -> list[tuple[str, str]]:
     return [package.key for package in index.packages]
 
 
-# --- the emulator ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> storage.Client:
-    """A client of the emulator (it is found through ``STORAGE_EMULATOR_HOST``)."""
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
-    return storage.Client(project="test", credentials=AnonymousCredentials())
+# --- the stores -----------------------------------------------------------------------------
 
 
 @dataclass
 class Store:
     """A fresh bucket and the ways the tests fill it."""
 
-    client: storage.Client
-    bucket: storage.Bucket
+    scheme: str
+    name: str
+    #: Writes one object of the bucket: ``upload(name, data)``.
+    upload: Callable[[str, bytes], None]
     root: str = ""
 
     def put(self, path: str, content: bytes | dict[str, Any]) -> None:
         data = content if isinstance(content, bytes) else orjson.dumps(content)
-        name = f"{self.root}/{path}" if self.root else path
-        self.bucket.blob(name).upload_from_string(data, content_type="application/json")
+        self.upload(f"{self.root}/{path}" if self.root else path, data)
 
     def cursor(self, value: str) -> None:
         self.put("v2/metadata/cursor.json", {"current": value})
@@ -108,13 +104,44 @@ class Store:
             self.put(f"v2/metadata/{cursor}/search-index-delta.json", delta)
 
     def index(self, *, incremental: bool = False) -> StorageIndex:
-        location = BucketLocation(self.bucket.name, self.root)
-        return StorageIndex(location, self.client, incremental=incremental)
+        """An index of the bucket, its client built from the environment as in the CLI."""
+        location = BucketLocation(self.scheme, self.name, self.root)
+        return StorageIndex(open_bucket(location), location, incremental=incremental)
 
 
 @pytest.fixture
-def store(client: storage.Client) -> Store:
-    return Store(client, client.create_bucket(f"bucket-{next(_buckets)}"))
+def gcs_endpoint(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The emulator, which every client finds through ``STORAGE_EMULATOR_HOST``."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    return gcs_emulator
+
+
+@pytest.fixture
+def s3_endpoint(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The S3 server, which the client under test finds through the ``AWS_*`` variables."""
+    for variable, value in s3_environment(s3_server).items():
+        monkeypatch.setenv(variable, value)
+    return s3_server
+
+
+@pytest.fixture(params=["gs", "s3"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """A new bucket in the Cloud Storage emulator or in the S3 server."""
+    name = f"bucket-{next(_buckets)}"
+    if request.param == "gs":
+        request.getfixturevalue("gcs_endpoint")
+        gcs = storage.Client(project="test", credentials=AnonymousCredentials())
+        bucket = gcs.create_bucket(name)
+        return Store(
+            "gs",
+            name,
+            lambda path, data: bucket.blob(path).upload_from_string(
+                data, content_type="application/json"
+            ),
+        )
+    s3 = s3_client(request.getfixturevalue("s3_endpoint"))
+    s3.create_bucket(Bucket=name)
+    return Store("s3", name, lambda path, data: s3.put_object(Bucket=name, Key=path, Body=data))
 
 
 @pytest.fixture
@@ -133,10 +160,15 @@ def small(store: Store) -> StorageIndex:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("gs://fake-package-storage-internal", BucketLocation("fake-package-storage-internal", "")),
-        ("gs://bucket/", BucketLocation("bucket", "")),
-        ("gs://bucket/some/prefix", BucketLocation("bucket", "some/prefix")),
-        ("gs://bucket//some/prefix/", BucketLocation("bucket", "some/prefix")),
+        (
+            "gs://fake-package-storage-internal",
+            BucketLocation("gs", "fake-package-storage-internal", ""),
+        ),
+        ("gs://bucket/", BucketLocation("gs", "bucket", "")),
+        ("gs://bucket/some/prefix", BucketLocation("gs", "bucket", "some/prefix")),
+        ("gs://bucket//some/prefix/", BucketLocation("gs", "bucket", "some/prefix")),
+        ("s3://bucket", BucketLocation("s3", "bucket", "")),
+        ("s3://bucket//some/prefix/", BucketLocation("s3", "bucket", "some/prefix")),
     ],
 )
 def test_parse_bucket_url(url: str, expected: BucketLocation) -> None:
@@ -144,7 +176,11 @@ def test_parse_bucket_url(url: str, expected: BucketLocation) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["", "bucket/root", "https://bucket/root", "GS://bucket", "gs:bucket", "gs://"]
+    "url",
+    [
+        *("", "bucket/root", "https://bucket/root", "GS://bucket", "gs:bucket", "gs://"),
+        *("S3://bucket", "s3:bucket", "s3://", "az://bucket"),
+    ],
 )
 def test_parse_bucket_url_refuses_other_urls(url: str) -> None:
     with pytest.raises(ValueError):
@@ -189,10 +225,25 @@ def test_missing_cursor_file(store: Store) -> None:
         index.update()
     assert str(caught.value) == (
         "can't load latest cursor: cursor file doesn't exist, most likely a first run "
-        f"(bucketName: {store.bucket.name}, path: root/v2/metadata/cursor.json): "
+        f"(bucketName: {store.name}, path: root/v2/metadata/cursor.json): "
         "storage: object doesn't exist"
     )
     assert index.cursor is None
+
+
+@pytest.mark.usefixtures("s3_endpoint")
+def test_s3_errors_are_storage_errors() -> None:
+    location = parse_bucket_url("s3://no-such-bucket")
+    bucket = open_bucket(location)
+
+    with pytest.raises(StorageError) as caught:
+        StorageIndex(bucket, location).update()
+    assert str(caught.value).startswith(
+        "can't load latest cursor: can't read the cursor file (path: v2/metadata/cursor.json): "
+        "An error occurred (NoSuchBucket) when calling the GetObject operation"
+    )
+    with pytest.raises(StorageError, match=r"^An error occurred \(NoSuchBucket\)"):
+        bucket.folders("v2/metadata/")
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"current": 1}'])

@@ -1,6 +1,6 @@
 """``-feature-storage-indexer`` end to end: a registry reading a bucket in a real GCS
-emulator process, relaying files from a real HTTP server standing in for the public
-package storage, and following the bucket's cursor while it serves."""
+emulator process (or S3 server), relaying files from a real HTTP server standing in for
+the public package storage, and following the bucket's cursor while it serves."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,14 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from tests.conftest import EXAMPLES, RunningRegistry, eventually, free_port
+from tests.conftest import (
+    EXAMPLES,
+    RunningRegistry,
+    eventually,
+    free_port,
+    s3_client,
+    s3_environment,
+)
 
 SMALL_INDEX = (
     Path(__file__).resolve().parents[2].parent
@@ -29,10 +37,11 @@ def upload(bucket: storage.Bucket, name: str, data: bytes) -> None:
     bucket.blob(name).upload_from_string(data)
 
 
-def publish(bucket: storage.Bucket, cursor: str, index: dict) -> None:
-    """A new revision of the index, then the cursor that points at it."""
-    upload(bucket, f"v2/metadata/{cursor}/search-index-all.json", json.dumps(index).encode())
-    upload(bucket, "v2/metadata/cursor.json", json.dumps({"current": cursor}).encode())
+def publish(put: Callable[[str, bytes], None], cursor: str, index: dict) -> None:
+    """A new revision of the index, then the cursor that points at it (``put(name, data)``
+    writes an object)."""
+    put(f"v2/metadata/{cursor}/search-index-all.json", json.dumps(index).encode())
+    put("v2/metadata/cursor.json", json.dumps({"current": cursor}).encode())
 
 
 @pytest.fixture
@@ -43,10 +52,10 @@ def bucket(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> storage.Bucket
     return client.create_bucket(f"storage-mode-{uuid.uuid4().hex[:12]}")
 
 
-def storage_flags(bucket: storage.Bucket, endpoint: str) -> list[str]:
+def storage_flags(bucket_url: str, endpoint: str) -> list[str]:
     return [
         "-feature-storage-indexer",
-        f"-storage-indexer-bucket-internal=gs://{bucket.name}",
+        f"-storage-indexer-bucket-internal={bucket_url}",
         f"-storage-endpoint={endpoint}",
         "-storage-indexer-watch-interval=1s",
     ]
@@ -101,13 +110,13 @@ def versions(server: RunningRegistry, name: str) -> set[str]:
 
 @pytest.fixture
 def storage_registry(registry, gcs_emulator, bucket, artifacts) -> Callable[..., RunningRegistry]:
-    publish(bucket, "1", json.loads(SMALL_INDEX.read_text()))
+    publish(partial(upload, bucket), "1", json.loads(SMALL_INDEX.read_text()))
     endpoint, _ = artifacts
 
     def start(*flags: str) -> RunningRegistry:
         return registry(
             package_paths=[EXAMPLES],
-            flags=[*storage_flags(bucket, endpoint), *flags],
+            flags=[*storage_flags(f"gs://{bucket.name}", endpoint), *flags],
             env={"STORAGE_EMULATOR_HOST": gcs_emulator},
         )
 
@@ -139,9 +148,10 @@ def test_files_are_relayed_from_the_storage_endpoint(storage_registry):
 
 
 def test_unreachable_storage_endpoint_is_a_500(registry, gcs_emulator, bucket):
-    publish(bucket, "1", json.loads(SMALL_INDEX.read_text()))
+    publish(partial(upload, bucket), "1", json.loads(SMALL_INDEX.read_text()))
+    unreachable = f"http://127.0.0.1:{free_port()}/"
     server = registry(
-        flags=[*storage_flags(bucket, f"http://127.0.0.1:{free_port()}/"), "-workers=1"],
+        flags=[*storage_flags(f"gs://{bucket.name}", unreachable), "-workers=1"],
         env={"STORAGE_EMULATOR_HOST": gcs_emulator},
     )
     answer = server.get("/epr/1password/1password-0.1.1.zip")
@@ -153,7 +163,7 @@ def test_a_new_cursor_is_followed_and_a_bad_index_ignored(storage_registry, buck
     server = storage_registry(f"-workers={workers}")
     index = json.loads(SMALL_INDEX.read_text())
     newer = {"packages": [*index["packages"], manifest_like(index, "1password", "0.3.0")]}
-    publish(bucket, "2", newer)
+    publish(partial(upload, bucket), "2", newer)
     eventually(lambda: versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"})
     assert all(versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"} for _ in range(10))
 
@@ -168,6 +178,33 @@ def test_a_new_cursor_is_followed_and_a_bad_index_ignored(storage_registry, buck
 def test_a_bucket_without_cursor_stops_start_up(registry, gcs_emulator, bucket):
     with pytest.raises(RuntimeError, match="Init failed"):
         registry(
-            flags=storage_flags(bucket, "http://127.0.0.1:1/"),
+            flags=storage_flags(f"gs://{bucket.name}", "http://127.0.0.1:1/"),
             env={"STORAGE_EMULATOR_HOST": gcs_emulator},
         )
+
+
+def test_an_s3_bucket_is_served(registry, s3_server, artifacts):
+    s3 = s3_client(s3_server)
+    name = f"storage-mode-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+
+    def put(key: str, data: bytes) -> None:
+        s3.put_object(Bucket=name, Key=f"root/{key}", Body=data)
+
+    publish(put, "1", json.loads(SMALL_INDEX.read_text()))
+    endpoint, _ = artifacts
+
+    server = registry(
+        flags=[*storage_flags(f"s3://{name}/root", endpoint), "-workers=1"],
+        env=s3_environment(s3_server),
+    )
+
+    assert versions(server, "1password") == {"0.1.1", "0.2.0"}
+    assert versions(server, "sample_logs")
+    download = server.get("/epr/1password/1password-0.1.1.zip")
+    assert (download.status_code, download.content) == (200, b"PK zip of 1password 0.1.1")
+
+    index = json.loads(SMALL_INDEX.read_text())
+    newer = {"packages": [*index["packages"], manifest_like(index, "1password", "0.3.0")]}
+    publish(put, "2", newer)
+    eventually(lambda: versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"})

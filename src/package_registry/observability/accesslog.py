@@ -67,11 +67,13 @@ class RequestLog:
         seconds: float,
         client: str | None,
         headers: Headers,
+        trace: tuple[str, str] | None = None,
     ) -> None:
-        """Log one answered request (callers check ``enabled`` first)."""
+        """Log one answered request (callers check ``enabled`` first); ``trace`` is the
+        APM (trace id, transaction id) when the request was traced."""
         message = f"{method} {path} HTTP/{http_version}"
         document = request_document(
-            method, path, query, status, sent, seconds, client, headers, self._service
+            method, path, query, status, sent, seconds, client, headers, self._service, trace
         )
         if not self._ecs:
             del document["log"], document["service"]  # the logging module adds its own
@@ -102,6 +104,7 @@ def request_document(
     client: str | None,
     headers: Headers,
     service: dict[str, str],
+    trace: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The reference's request-log fields with ``log`` and ``service``, nested, in sorted
     key order at every level as ecs-logging writes them.
@@ -130,6 +133,9 @@ def request_document(
     }
     if client:
         document["source"] = _source(client)
+    if trace is not None:
+        document["trace"] = {"id": trace[0]}
+        document["transaction"] = {"id": trace[1]}
     url: dict[str, Any] = {}
     if host:
         domain, port = split_host(host.decode("latin-1"))

@@ -6,19 +6,22 @@ the changes since the previous revision (``search-index-delta.json``). ``Storage
 keeps a package list in step with the cursor, one ``update`` at a time, and spreads
 deprecation notices as the reference does. Error texts are the reference's, since they
 end up in logs that operators search.
+
+The index reads the bucket through ``Bucket``, so the same logic serves Cloud Storage
+(``gs://``, the reference's only store) and S3 (``s3://``). The client libraries load
+only when ``open_bucket`` builds a client, so the registry starts without them otherwise.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
 import urllib.parse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from google.api_core.exceptions import GoogleAPIError, NotFound
-from google.auth.exceptions import GoogleAuthError
 
 from package_registry.packages.jsonmodel import JsonModelError, package_from_json
 from package_registry.packages.manifest import with_deprecation
@@ -26,9 +29,19 @@ from package_registry.packages.model import Package
 from package_registry.packages.versions import Version
 
 if TYPE_CHECKING:
+    from botocore.client import BaseClient
     from google.cloud import storage
 
-__all__ = ["BucketLocation", "StorageError", "StorageIndex", "parse_bucket_url"]
+__all__ = [
+    "Bucket",
+    "BucketLocation",
+    "GcsBucket",
+    "S3Bucket",
+    "StorageError",
+    "StorageIndex",
+    "open_bucket",
+    "parse_bucket_url",
+]
 
 log = logging.getLogger("package_registry.storage")
 
@@ -37,8 +50,9 @@ _INDEX_FILE = "search-index-all.json"
 _DELTA_FILE = "search-index-delta.json"
 #: What the Go client reports for a missing object; the reference's messages end with it.
 _MISSING = "storage: object doesn't exist"
-#: What a call to the bucket can raise: API errors, credential errors, transport errors.
-_CLIENT_ERRORS = (GoogleAPIError, GoogleAuthError, OSError)
+
+#: The URL schemes of the stores ``open_bucket`` can read.
+_SCHEMES = ("gs", "s3")
 
 _Key = tuple[str, str]
 
@@ -53,25 +67,156 @@ class _ObjectMissing(StorageError):
 
 @dataclass(frozen=True, slots=True)
 class BucketLocation:
-    """Where the metadata lives: a bucket and the path prefix of every object in it."""
+    """Where the metadata lives: a store, a bucket and the path prefix of every object."""
 
+    #: Which object store holds the bucket: ``"gs"`` (Cloud Storage) or ``"s3"``.
+    scheme: str
     bucket: str
     #: ``""`` or a prefix such as ``some/prefix`` (no leading or trailing ``/``).
     root: str
 
 
 def parse_bucket_url(url: str) -> BucketLocation:
-    """The location named by ``gs://<bucket>/<root…>``; ``ValueError`` for anything else."""
+    """The location named by ``gs://`` or ``s3://<bucket>/<root…>``; ``ValueError`` else."""
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "gs" or not url.startswith("gs://") or not parts.netloc:
-        raise ValueError(f"not a gs://<bucket> URL: {url!r}")
-    return BucketLocation(parts.netloc, _object_path(parts.path))
+    scheme = parts.scheme
+    if scheme not in _SCHEMES or not url.startswith(f"{scheme}://") or not parts.netloc:
+        raise ValueError(f"not a gs://<bucket> or s3://<bucket> URL: {url!r}")
+    return BucketLocation(scheme, parts.netloc, _object_path(parts.path))
 
 
 def _object_path(*parts: str) -> str:
     """Go's ``path.Join`` without the leading ``/``, as the reference names objects."""
     joined = "/".join(part for part in parts if part)
     return posixpath.normpath(joined).lstrip("/") if joined else ""
+
+
+# --- object stores ----------------------------------------------------------------------------
+
+
+class Bucket(Protocol):
+    """The two things the index asks of an object store.
+
+    Failures raise ``StorageError`` whose text is the client's own message; the index
+    prefixes what it was doing.
+    """
+
+    def read(self, name: str) -> bytes:
+        """The content of object ``name``; ``_ObjectMissing`` when there is none."""
+        ...
+
+    def folders(self, prefix: str) -> list[str]:
+        """The names of the "sub-folders" directly under ``prefix`` (which ends in ``/``),
+        without the prefix or the trailing ``/``."""
+        ...
+
+
+class GcsBucket:
+    """A Cloud Storage bucket, read with ``google-cloud-storage``."""
+
+    def __init__(self, client: storage.Client, name: str) -> None:
+        self._client = client
+        self._bucket = client.bucket(name)
+
+    def read(self, name: str) -> bytes:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return self._bucket.blob(name).download_as_bytes()
+        except NotFound:
+            raise _ObjectMissing(_MISSING) from None
+        except _gcs_errors() as exc:
+            raise StorageError(str(exc)) from None
+
+    def folders(self, prefix: str) -> list[str]:
+        try:
+            listing = self._client.list_blobs(self._bucket, prefix=prefix, delimiter="/")
+            return [
+                folder[len(prefix) :].rstrip("/")
+                for page in listing.pages
+                for folder in page.prefixes
+            ]
+        except _gcs_errors() as exc:
+            raise StorageError(str(exc)) from None
+
+
+def _gcs_errors() -> tuple[type[Exception], ...]:
+    """What a Cloud Storage call can raise: API, credential and transport errors."""
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import GoogleAuthError
+
+    return (GoogleAPIError, GoogleAuthError, OSError)
+
+
+class S3Bucket:
+    """An S3 bucket (or one of an S3-compatible server such as MinIO), read with ``boto3``."""
+
+    def __init__(self, client: BaseClient, name: str) -> None:
+        self._client = client
+        self._name = name
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self._client.get_object(Bucket=self._name, Key=name)["Body"].read()
+        except self._client.exceptions.NoSuchKey:
+            raise _ObjectMissing(_MISSING) from None
+        except _s3_errors() as exc:
+            raise StorageError(str(exc)) from None
+
+    def folders(self, prefix: str) -> list[str]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self._name, Prefix=prefix, Delimiter="/"
+        )
+        try:
+            return [
+                folder["Prefix"][len(prefix) :].rstrip("/")
+                for page in pages
+                for folder in page.get("CommonPrefixes", ())
+            ]
+        except _s3_errors() as exc:
+            raise StorageError(str(exc)) from None
+
+
+def _s3_errors() -> tuple[type[Exception], ...]:
+    """What an S3 call can raise: API errors, credential and transport errors."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, OSError)
+
+
+def open_bucket(location: BucketLocation) -> Bucket:
+    """A client of the bucket at ``location``, configured from the environment.
+
+    Cloud Storage takes Application Default Credentials, or none at all when
+    ``STORAGE_EMULATOR_HOST`` names a local emulator. S3 takes boto3's usual ``AWS_*``
+    variables and files (``AWS_ENDPOINT_URL`` for MinIO or moto). A client that cannot
+    be built (no default credentials, an unknown profile) raises ``StorageError``; a
+    malformed endpoint URL, ``ValueError``. Missing S3 credentials show at the first read.
+    """
+    if location.scheme == "s3":
+        return S3Bucket(_s3_client(), location.bucket)
+    return GcsBucket(_gcs_client(), location.bucket)
+
+
+def _gcs_client() -> storage.Client:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    try:
+        if os.environ.get("STORAGE_EMULATOR_HOST"):  # a local emulator takes no credentials
+            return storage.Client(project="package-registry", credentials=AnonymousCredentials())
+        return storage.Client()
+    except _gcs_errors() as exc:
+        raise StorageError(str(exc)) from None
+
+
+def _s3_client() -> BaseClient:
+    import boto3
+
+    try:
+        return boto3.client("s3")
+    except _s3_errors() as exc:
+        raise StorageError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +236,7 @@ class StorageIndex:
     """
 
     def __init__(
-        self, location: BucketLocation, client: storage.Client, *, incremental: bool = False
+        self, bucket: Bucket, location: BucketLocation, *, incremental: bool = False
     ) -> None:
         self.location = location
         self.incremental = incremental
@@ -99,8 +244,7 @@ class StorageIndex:
         self.cursor: str | None = None
         #: The current packages in index order, deprecation notices spread.
         self.packages: tuple[Package, ...] = ()
-        self._client = client
-        self._bucket = client.bucket(location.bucket)
+        self._bucket = bucket
         #: Name → (version, notice) of the highest deprecated version seen; never cleared.
         self._deprecations: dict[str, tuple[Version, Any]] = {}
 
@@ -178,11 +322,10 @@ class StorageIndex:
 
     def _download(self, path: str, what: str) -> bytes:
         try:
-            return self._bucket.blob(path).download_as_bytes()
-        except NotFound:
-            raise _ObjectMissing(f"can't read the {what} file (path: {path}): {_MISSING}") from None
-        except _CLIENT_ERRORS as exc:
-            raise StorageError(f"can't read the {what} file (path: {path}): {exc}") from None
+            return self._bucket.read(path)
+        except StorageError as exc:
+            # Keeping the type lets the callers tell a missing object from a failed read.
+            raise type(exc)(f"can't read the {what} file (path: {path}): {exc}") from None
 
     def _load_cursor(self) -> str:
         path = _object_path(self.location.root, _METADATA, "cursor.json")
@@ -213,13 +356,8 @@ class StorageIndex:
         """Revision folders named after ``old`` up to ``new``, compared as strings."""
         prefix = _object_path(self.location.root, _METADATA) + "/"
         try:
-            listing = self._client.list_blobs(self.location.bucket, prefix=prefix, delimiter="/")
-            names = [
-                folder[len(prefix) :].rstrip("/")
-                for page in listing.pages
-                for folder in page.prefixes
-            ]
-        except _CLIENT_ERRORS as exc:
+            names = self._bucket.folders(prefix)
+        except StorageError as exc:
             raise StorageError(
                 f"can't list cursors between {old} and {new}: error listing cursor folders: {exc}"
             ) from None

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from package_registry.observability.accesslog import REQUEST_LOG
+from package_registry.observability.apm import Tracing
 from package_registry.observability.metrics import Metrics
 from package_registry.web import router
 from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
@@ -50,6 +51,8 @@ class RegistryApp:
     def __init__(self, ctx: Context, metrics: Metrics | None = None) -> None:
         self.ctx = ctx
         self.metrics = metrics
+        #: Elastic APM, when ``ELASTIC_APM_SERVER_URL`` is set.
+        self.tracing = Tracing.from_environ(ctx.service_name, ctx.service_version)
         info, search = InfoRoutes(ctx), SearchRoutes(ctx)
         #: Small package files and downloads held in memory, per worker.
         self.file_cache = FileCache()
@@ -89,35 +92,54 @@ class RegistryApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One HTTP request (or the lifespan protocol, acknowledged)."""
         if scope["type"] == "http":
-            started = time.perf_counter()
-            method: str = scope["method"]
-            query = scope["query_string"].decode("latin-1")
-            response, template = await self._respond(
-                method, scope["path"], query, _asgi_headers(scope), scope
-            )
-            sent = await _write_asgi(method, send, response)
-            logged = scope.get("raw_path") != b"/health" or bool(query)
-            if response.replayable and response.status == 200:
-                record = scope.get("extensions", {}).get(REPLAY_EXTENSION)
-                if record is not None and template:
-                    self._record(record, response, scope["path"], query, template, logged)
-            if template is not None:
-                self._observe(method, template, response, sent, started)
-                if logged and REQUEST_LOG.enabled:
-                    client = scope.get("client")
-                    REQUEST_LOG.write(
-                        method,
-                        scope["path"],
-                        scope.get("http_version", "1.1"),
-                        query,
-                        response.status,
-                        sent,
-                        time.perf_counter() - started,
-                        client[0] if client else None,
-                        scope["headers"],
-                    )
+            tracing = self.tracing
+            if tracing is None:
+                await self._http(scope, send, None)
+                return
+            tracing.begin(scope["headers"])
+            outcome: list[Any] = [500, None]  # status and route template, once known
+            try:
+                await self._http(scope, send, outcome)
+            finally:
+                query = scope["query_string"].decode("latin-1")
+                template = outcome[1] if outcome[1] else "unknown route"
+                tracing.end(scope["method"], template, scope["path"], query, outcome[0])
         elif scope["type"] == "lifespan":
             await _lifespan(receive, send)
+
+    async def _http(self, scope: Scope, send: Send, outcome: list[Any] | None) -> None:
+        """Answer, then record for replays, count, and log; ``outcome`` (when traced)
+        receives the status and the route template."""
+        started = time.perf_counter()
+        method: str = scope["method"]
+        query = scope["query_string"].decode("latin-1")
+        response, template = await self._respond(
+            method, scope["path"], query, _asgi_headers(scope), scope
+        )
+        if outcome is not None:
+            outcome[:] = [response.status, template]
+        sent = await _write_asgi(method, send, response)
+        logged = scope.get("raw_path") != b"/health" or bool(query)
+        if response.replayable and response.status == 200:
+            record = scope.get("extensions", {}).get(REPLAY_EXTENSION)
+            if record is not None and template:
+                self._record(record, response, scope["path"], query, template, logged)
+        if template is not None:
+            self._observe(method, template, response, sent, started)
+            if logged and REQUEST_LOG.enabled:
+                client = scope.get("client")
+                REQUEST_LOG.write(
+                    method,
+                    scope["path"],
+                    scope.get("http_version", "1.1"),
+                    query,
+                    response.status,
+                    sent,
+                    time.perf_counter() - started,
+                    client[0] if client else None,
+                    scope["headers"],
+                    self.tracing.ids() if self.tracing is not None else None,
+                )
 
     async def _respond(
         self, method: str, path: str, query: str, headers: dict[str, str], scope: Scope
@@ -179,7 +201,8 @@ class RegistryApp:
         """Metrics and the request line for a replayed answer (``None``: nothing to do)."""
         metrics = self.metrics
         log = REQUEST_LOG if logged and REQUEST_LOG.enabled else None
-        if metrics is None and log is None:
+        tracing = self.tracing
+        if metrics is None and log is None and tracing is None:
             return None
 
         def replayed(
@@ -192,9 +215,14 @@ class RegistryApp:
         ) -> None:
             if metrics is not None:
                 metrics.observe_request(method, template, 200, seconds, sent)
+            trace = None
+            if tracing is not None:
+                trace = tracing.replayed(method, template, path, query, headers, seconds)
             if log is not None:
                 host = client[0] if client else None
-                log.write(method, path, http_version, query, 200, sent, seconds, host, headers)
+                log.write(
+                    method, path, http_version, query, 200, sent, seconds, host, headers, trace
+                )
 
         return replayed
 
