@@ -68,8 +68,6 @@ def _unsupported(settings: Settings) -> str:
     """The storage feature asked for that is not implemented, or ``""``."""
     if settings.feature_sql_storage_indexer:
         return "-feature-sql-storage-indexer"
-    if settings.emulator_index_path:
-        return "EPR_EMULATOR_INDEX_PATH"
     return ""
 
 
@@ -229,9 +227,8 @@ def _open_storage(settings: Settings) -> StorageIndex:
     from package_registry.sources.storage import StorageIndex, open_bucket, parse_bucket_url
 
     location = parse_bucket_url(settings.storage_indexer_bucket_internal)
-    index = StorageIndex(
-        open_bucket(location), location, incremental=settings.feature_incremental_updates
-    )
+    bucket = open_bucket(location, index_file=settings.emulator_index_path)
+    index = StorageIndex(bucket, location, incremental=settings.feature_incremental_updates)
     index.update()
     log.info("storage index loaded", extra={"packages": len(index.packages)})
     return index

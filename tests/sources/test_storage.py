@@ -517,3 +517,17 @@ def test_spread_notices_count_in_later_updates(store: Store) -> None:
     index.update()
 
     assert notices(index) == [OLD, OLD, OLD]
+
+
+def test_index_file_bucket_is_revision_one(tmp_path):
+    """``EPR_EMULATOR_INDEX_PATH``: one file read as revision 1, errors kept readable."""
+    location = parse_bucket_url("gs://fake-package-storage-internal")
+    small = str(TESTDATA / "search-index-all-small.json")
+    index = StorageIndex(open_bucket(location, index_file=small), location)
+    assert index.update() is True
+    assert index.cursor == "1" and len(index.packages) == 2
+    assert index.update() is False
+    nothing = str(tmp_path / "nothing.json")
+    missing = StorageIndex(open_bucket(location, index_file=nothing), location)
+    with pytest.raises(StorageError, match="failed to read index file"):
+        missing.update()

@@ -210,3 +210,15 @@ def test_an_s3_bucket_is_served(registry, s3_server, artifacts):
     newer = {"packages": [*index["packages"], manifest_like(index, "1password", "0.3.0")]}
     publish(put, "2", newer)
     eventually(lambda: versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"})
+
+
+def test_emulator_index_path_serves_one_index_file(registry, artifacts):
+    """``EPR_EMULATOR_INDEX_PATH``: the file is revision 1 of the fake bucket."""
+    endpoint, _ = artifacts
+    server = registry(
+        package_paths=[],
+        flags=["-feature-storage-indexer", f"-storage-endpoint={endpoint}", "-workers=1"],
+        env={"EPR_EMULATOR_INDEX_PATH": str(SMALL_INDEX)},
+    )
+    assert versions(server, "1password") == {"0.1.1", "0.2.0"}
+    assert server.get("/epr/1password/1password-0.1.1.zip").content.startswith(b"PK")

@@ -36,6 +36,7 @@ __all__ = [
     "Bucket",
     "BucketLocation",
     "GcsBucket",
+    "IndexFileBucket",
     "S3Bucket",
     "StorageError",
     "StorageIndex",
@@ -184,8 +185,34 @@ def _s3_errors() -> tuple[type[Exception], ...]:
     return (BotoCoreError, ClientError, OSError)
 
 
-def open_bucket(location: BucketLocation) -> Bucket:
-    """A client of the bucket at ``location``, configured from the environment.
+class IndexFileBucket:
+    """The bucket ``EPR_EMULATOR_INDEX_PATH`` stands for: one index file on disk, served
+    as revision ``1`` of the bucket's metadata (the reference starts a fake GCS server
+    holding exactly that; reading the file directly needs no server)."""
+
+    REVISION = "1"
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def read(self, name: str) -> bytes:
+        if name == f"{_METADATA}/cursor.json":
+            return orjson.dumps({"current": self.REVISION})
+        if name == f"{_METADATA}/{self.REVISION}/{_INDEX_FILE}":
+            try:
+                with open(self._path, "rb") as handle:
+                    return handle.read()
+            except OSError as exc:
+                raise StorageError(f"failed to read index file {self._path}: {exc}") from None
+        raise _ObjectMissing(_MISSING)
+
+    def folders(self, prefix: str) -> list[str]:
+        return [self.REVISION] if prefix == f"{_METADATA}/" else []
+
+
+def open_bucket(location: BucketLocation, *, index_file: str = "") -> Bucket:
+    """A client of the bucket at ``location``, configured from the environment; with
+    ``index_file`` (``EPR_EMULATOR_INDEX_PATH``), that file as the bucket's only index.
 
     Cloud Storage takes Application Default Credentials, or none at all when
     ``STORAGE_EMULATOR_HOST`` names a local emulator. S3 takes boto3's usual ``AWS_*``
@@ -193,6 +220,8 @@ def open_bucket(location: BucketLocation) -> Bucket:
     be built (no default credentials, an unknown profile) raises ``StorageError``; a
     malformed endpoint URL, ``ValueError``. Missing S3 credentials show at the first read.
     """
+    if index_file:
+        return IndexFileBucket(index_file)
     if location.scheme == "s3":
         return S3Bucket(_s3_client(), location.bucket)
     return GcsBucket(_gcs_client(), location.bucket)
