@@ -51,11 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.log_type, service_name, __version__)
     _log_configuration(settings)
     if settings.httpprof:
-        log.warning(
-            "-httpprof is accepted for compatibility, but Go's pprof endpoints do not exist "
-            "here; profile a running registry with py-spy (py-spy top --pid <pid>)",
-            extra={"httpprof": settings.httpprof},
-        )
+        from package_registry.observability.profiling import serve_profiles
+
+        log.info("Starting http pprof in %s", settings.httpprof)
+        try:
+            serve_profiles(settings.httpprof)
+        except (OSError, ValueError) as err:
+            log.critical("failed to start HTTP profiler", extra={"error.message": str(err)})
+            return 1
     if settings.package_paths_enable_watcher and not settings.package_paths:
         log.critical("no package paths configured, cannot enable watcher")
         return 1

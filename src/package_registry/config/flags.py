@@ -294,7 +294,8 @@ FLAGS: tuple[Flag, ...] = (
         Kind.STRING,
         "",
         _O,
-        "Accepted for compatibility; Go's pprof endpoints are not provided (use py-spy).",
+        "Address of the profile listener: py-spy CPU profiles and stack dumps under "
+        "/debug/pprof/ (see the README).",
     ),
 )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -21,6 +20,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+from package_registry.observability.listener import serve_in_thread
 
 SIZE_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 65536, 262144)
 METHODS = {"get", "head", "post", "put", "delete", "connect", "options", "trace", "patch"}
@@ -111,12 +112,8 @@ class _MetricsHandler(BaseHTTPRequestHandler):
 
 def serve_metrics(address: str, registry: CollectorRegistry) -> ThreadingHTTPServer:
     """Start the ``/metrics`` listener on ``host:port`` in a background thread."""
-    host, _, port = address.rpartition(":")
     handler = type("Handler", (_MetricsHandler,), {"registry": registry})
-    server = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    return server
+    return serve_in_thread(address, handler, "metrics")
 
 
 def exposed_registry(metrics: Metrics) -> CollectorRegistry:
