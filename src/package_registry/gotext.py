@@ -1,11 +1,14 @@
 """Go's text conventions that the reference's messages and parameters follow.
 
-Error texts quote values with Go's ``%q`` and booleans are read with
-``strconv.ParseBool``, in flags, query parameters and manifests alike; both live here
-once so that every layer answers with the same bytes.
+Error texts quote values with Go's ``%q``, booleans are read with ``strconv.ParseBool``
+and URL paths are escaped as ``url.URL`` writes them, in flags, query parameters,
+manifests and redirects alike; each lives here once so that every layer answers with
+the same bytes.
 """
 
 from __future__ import annotations
+
+import urllib.parse
 
 _ESCAPES = {
     "\a": "\\a",
@@ -55,3 +58,8 @@ def parse_bool(text: str) -> bool | None:
     if text in _FALSE:
         return False
     return None
+
+
+def escape_path(path: str) -> str:
+    """Go's URL path escaping (``url.URL.EscapedPath``), for ``Location`` and upstream URLs."""
+    return urllib.parse.quote(path, safe="$&+,/:;=@")

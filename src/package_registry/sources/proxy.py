@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from package_registry import __version__
+from package_registry.gotext import escape_path
 from package_registry.packages.jsonmodel import (
     JsonModelError,
     RemoteCategory,
@@ -88,11 +89,6 @@ def backoff_scale(environ: Mapping[str, str]) -> float:
     except ValueError:
         return 1.0
     return value if value >= 0 else 1.0
-
-
-def escape_path(path: str) -> str:
-    """Go's URL path escaping."""
-    return urllib.parse.quote(path, safe="$&+,/:;=@")
 
 
 def _retry_after(response: httpx.Response) -> float | None:

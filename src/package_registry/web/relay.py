@@ -14,8 +14,8 @@ import urllib.parse
 
 import httpx
 
+from package_registry.gotext import escape_path
 from package_registry.web.responses import Headers, Response, text_error
-from package_registry.web.router import escape_path
 
 #: The upstream headers an answer takes over (when it has none of that name).
 RELAYED = ("content-type", "last-modified", "date")

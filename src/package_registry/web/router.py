@@ -9,8 +9,9 @@ the decoded path, first route in table order wins.
 from __future__ import annotations
 
 import re
-import urllib.parse
 from dataclasses import dataclass
+
+from package_registry.gotext import escape_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +97,6 @@ def go_clean(path: str) -> str:
         out.append(part)
     cleaned = "/".join(out)
     return "/" + cleaned if rooted else (cleaned or ".")
-
-
-def escape_path(path: str) -> str:
-    """Go's URL path escaping, used to write ``Location`` headers."""
-    return urllib.parse.quote(path, safe="$&+,/:;=@")
 
 
 def _with_query(path: str, query: str) -> str:
