@@ -181,14 +181,6 @@ def test_tls_serves_https_with_minimum_version(registry, tls_files):
         httpx.get(server.url("/health"), verify=old)
 
 
-def test_sql_storage_indexer_is_refused(tmp_path):
-    config = write_config(tmp_path, [EXAMPLES])
-    flags = ["-feature-sql-storage-indexer", "-storage-indexer-bucket-internal=gs://bucket"]
-    result = run([f"-config={config}", *flags], tmp_path)
-    assert result.returncode == 2, result.stderr
-    assert "-feature-sql-storage-indexer is not supported yet" in result.stderr
-
-
 @pytest.mark.parametrize(
     ("env", "error"),
     [

@@ -42,11 +42,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.version:
         print(f"Elastic Package Registry version {__version__}")
         return 0
-    unsupported = _unsupported(settings)
-    if unsupported:
-        # Serving only the local packages instead would silently hide the bucket's.
-        print(f"package-registry: {unsupported} is not supported yet", file=sys.stderr)
-        return 2
     service_name = os.environ.get("ELASTIC_APM_SERVICE_NAME") or "package-registry"
     setup_logging(settings.log_level, settings.log_type, service_name, __version__)
     _log_configuration(settings)
@@ -65,13 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.dry_run:
         return _dry_run(settings)
     return _serve(settings, service_name)
-
-
-def _unsupported(settings: Settings) -> str:
-    """The storage feature asked for that is not implemented, or ``""``."""
-    if settings.feature_sql_storage_indexer:
-        return "-feature-sql-storage-indexer"
-    return ""
 
 
 def _log_configuration(settings: Settings) -> None:
@@ -130,9 +118,12 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.web.server import ServerOptions, bind, serve
 
     storage = None
-    if settings.feature_storage_indexer:
+    if settings.feature_storage_indexer or settings.feature_sql_storage_indexer:
         from package_registry.sources.storage import StorageError
 
+        if settings.feature_sql_storage_indexer:
+            # Same answers as the SQLite catalogue; the in-memory one is smaller and faster.
+            log.info("SQL storage indexer: the storage index is kept in memory, no database")
         try:
             storage = _open_storage(settings)
         except (StorageError, ValueError) as err:

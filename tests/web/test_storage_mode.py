@@ -212,12 +212,14 @@ def test_an_s3_bucket_is_served(registry, s3_server, artifacts):
     eventually(lambda: versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"})
 
 
-def test_emulator_index_path_serves_one_index_file(registry, artifacts):
-    """``EPR_EMULATOR_INDEX_PATH``: the file is revision 1 of the fake bucket."""
+@pytest.mark.parametrize("indexer", ["-feature-storage-indexer", "-feature-sql-storage-indexer"])
+def test_emulator_index_path_serves_one_index_file(registry, artifacts, indexer):
+    """``EPR_EMULATOR_INDEX_PATH``: the file is revision 1 of the fake bucket; the SQL
+    indexer's flag gives the same answers (kept in memory)."""
     endpoint, _ = artifacts
     server = registry(
         package_paths=[],
-        flags=["-feature-storage-indexer", f"-storage-endpoint={endpoint}", "-workers=1"],
+        flags=[indexer, f"-storage-endpoint={endpoint}", "-workers=1"],
         env={"EPR_EMULATOR_INDEX_PATH": str(SMALL_INDEX)},
     )
     assert versions(server, "1password") == {"0.1.1", "0.2.0"}

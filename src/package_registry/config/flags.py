@@ -252,7 +252,7 @@ FLAGS: tuple[Flag, ...] = (
         Kind.BOOL,
         False,
         _F,
-        "Serve packages from a Package Storage v2 bucket, held in SQLite (technical preview).",
+        "Serve packages from a Package Storage v2 bucket (kept in memory here, not SQLite).",
     ),
     Flag(
         "feature-incremental-updates",
