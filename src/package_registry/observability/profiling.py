@@ -110,15 +110,18 @@ class _ProfileHandler(BaseHTTPRequestHandler):
                     output,
                     subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
                 )
-            lines = []
-            for pid, (output, run) in runs.items():
+            lines, failures = [], []
+            for pid, (output, run) in runs.items():  # every run ends before the folder goes
                 _, errors = run.communicate()
                 if run.returncode != 0:
-                    self._answer(500, errors)
-                    return
+                    failures.append(errors)
+                    continue
                 for line in Path(output).read_bytes().splitlines():
                     lines.append(b"process %d;%s" % (pid, line))
-        self._answer(200, b"\n".join(lines) + b"\n")
+        if failures:
+            self._answer(500, b"\n".join(failures))
+        else:
+            self._answer(200, b"\n".join(lines) + b"\n")
 
     def _program(self) -> str | None:
         """py-spy, or ``None`` after answering 501 that it is missing."""

@@ -5,7 +5,9 @@ their zip, signature and static files live under ``-storage-endpoint``. As in th
 reference they are relayed, not redirected: a new request with the same method and no
 client headers, the upstream status and body passed on unchanged, and of its headers
 only ``Content-Length``, ``Content-Type``, ``Last-Modified`` and ``Date`` copied when the
-answer does not set them already. A storage that cannot be reached is a 500.
+answer does not set them already. A storage that cannot be reached is a 500. The body is
+read whole before it is passed on (package zips are a few MB), so a failed transfer is
+a 500 rather than a truncated download.
 """
 
 from __future__ import annotations
