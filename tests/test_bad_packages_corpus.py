@@ -7,14 +7,15 @@ reference's error text. Broken zips are made here, in fixtures.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from package_registry.sources.folders import load_folders
+from package_registry.sources.zips import load_zips
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad-packages"
@@ -32,36 +33,9 @@ EXAMPLE_FOLDER_KEYS = {
 EXAMPLE_ZIP_KEYS = {("sample_metrics", "1.0.0")}
 
 
-def _loader(module: str, function: str) -> Any:
-    try:
-        imported = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(imported, function, None)
-
-
-def _folders_loader() -> Any:
-    loader = _loader("package_registry.sources.folders", "load_folders")
-    if loader is None:
-        pytest.skip("package_registry.sources.folders.load_folders is not available")
-    return loader
-
-
-def _zips_loader() -> Any:
-    loader = _loader("package_registry.sources.zips", "load_zips")
-    if loader is None:
-        pytest.skip("package_registry.sources.zips.load_zips is not available")
-    return loader
-
-
 def _load(loader: Any, *paths: Path) -> Any:
-    """Run ``loader`` over ``paths`` with signature enforcement off when it can be."""
-    kwargs: dict[str, Any] = {}
-    parameters = inspect.signature(loader).parameters
-    for flag in ("require_signatures", "require_package_signatures"):
-        if flag in parameters:
-            kwargs[flag] = False
-    return loader([str(p) for p in paths], **kwargs)
+    """Run ``loader`` over ``paths`` with signature enforcement off."""
+    return loader([str(p) for p in paths], require_signatures=False)
 
 
 def _keys(result: Any) -> set[tuple[str, str]]:
@@ -107,20 +81,20 @@ def test_case_holds_one_package(case: str) -> None:
 
 
 def test_examples_load_cleanly() -> None:
-    result = _load(_folders_loader(), EXAMPLES)
+    result = _load(load_folders, EXAMPLES)
     assert list(result.rejects) == []
     assert _keys(result) == EXAMPLE_FOLDER_KEYS
 
 
 def test_example_zip_loads_cleanly() -> None:
-    result = _load(_zips_loader(), EXAMPLES)
+    result = _load(load_zips, EXAMPLES)
     assert list(result.rejects) == []
     assert _keys(result) == EXAMPLE_ZIP_KEYS
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_case_is_rejected_for_its_reason(case: str) -> None:
-    result = _load(_folders_loader(), BAD / case)
+    result = _load(load_folders, BAD / case)
     assert _keys(result) == set()
     rejects = list(result.rejects)
     assert len(rejects) == 1, rejects
@@ -129,7 +103,7 @@ def test_case_is_rejected_for_its_reason(case: str) -> None:
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_case_does_not_hide_good_packages(case: str) -> None:
-    result = _load(_folders_loader(), BAD / case, EXAMPLES)
+    result = _load(load_folders, BAD / case, EXAMPLES)
     assert _keys(result) == EXAMPLE_FOLDER_KEYS
     rejects = list(result.rejects)
     assert len(rejects) == 1, rejects
@@ -161,18 +135,18 @@ def zip_without_manifest(tmp_path: Path) -> Path:
 
 def test_invalid_zip_is_skipped(not_a_zip: Path) -> None:
     # The reference logs "ignoring invalid zip file" and carries on: no package, no error.
-    result = _load(_zips_loader(), not_a_zip)
+    result = _load(load_zips, not_a_zip)
     assert _keys(result) == set()
     assert list(result.rejects) == []
 
 
 def test_invalid_zip_does_not_hide_good_packages(not_a_zip: Path) -> None:
-    result = _load(_zips_loader(), not_a_zip, EXAMPLES)
+    result = _load(load_zips, not_a_zip, EXAMPLES)
     assert _keys(result) == EXAMPLE_ZIP_KEYS
 
 
 def test_zip_without_manifest_is_rejected(zip_without_manifest: Path) -> None:
-    result = _load(_zips_loader(), zip_without_manifest)
+    result = _load(load_zips, zip_without_manifest)
     assert _keys(result) == set()
     rejects = list(result.rejects)
     assert len(rejects) == 1, rejects
@@ -180,6 +154,6 @@ def test_zip_without_manifest_is_rejected(zip_without_manifest: Path) -> None:
 
 
 def test_zip_without_manifest_does_not_hide_good_packages(zip_without_manifest: Path) -> None:
-    result = _load(_zips_loader(), zip_without_manifest, EXAMPLES)
+    result = _load(load_zips, zip_without_manifest, EXAMPLES)
     assert _keys(result) == EXAMPLE_ZIP_KEYS
     assert len(list(result.rejects)) == 1

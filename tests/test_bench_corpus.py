@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import re
 import sys
 import zipfile
@@ -13,6 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
+
+from package_registry.sources.folders import load_folders
+from package_registry.sources.zips import load_zips
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "make_corpus.py"
@@ -150,24 +152,6 @@ def _check_package(key: tuple[str, str], view: PackageView) -> None:
             assert defined.get(field) == kind, f"{where}: {field} should be {kind}"
 
 
-def _loader(module: str, function: str) -> Any:
-    try:
-        imported = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(imported, function, None)
-
-
-def _call_loader(loader: Any, paths: list[Path]) -> Any:
-    """Call ``loader`` on ``paths``, turning signature enforcement off if it can be."""
-    kwargs: dict[str, Any] = {}
-    parameters = inspect.signature(loader).parameters
-    for flag in ("require_signatures", "require_package_signatures"):
-        if flag in parameters:
-            kwargs[flag] = False
-    return loader([str(p) for p in paths], **kwargs)
-
-
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     out = tmp_path_factory.mktemp("corpus") / "packages"
@@ -248,15 +232,10 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_loads_without_rejects(small_corpus: tuple[Path, Any]) -> None:
-    load_folders = _loader("package_registry.sources.folders", "load_folders")
-    if load_folders is None:
-        pytest.skip("package_registry.sources.folders.load_folders is not available")
     out, summary = small_corpus
-    result = _call_loader(load_folders, [out])
+    result = load_folders([str(out)], require_signatures=False)
     assert list(result.rejects) == []
     assert len(result.packages) == summary.folders
-    load_zips = _loader("package_registry.sources.zips", "load_zips")
-    if load_zips is not None:
-        result = _call_loader(load_zips, [out])
-        assert list(result.rejects) == []
-        assert len(result.packages) == summary.zips
+    result = load_zips([str(out)], require_signatures=False)
+    assert list(result.rejects) == []
+    assert len(result.packages) == summary.zips
