@@ -21,9 +21,9 @@ import logging
 import os
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from package_registry import __version__
 from package_registry.gotext import escape_path
@@ -35,6 +35,8 @@ from package_registry.packages.jsonmodel import (
     decode_packages,
 )
 from package_registry.packages.model import Package
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import httpx
@@ -209,19 +211,18 @@ class Upstream:
 
     async def search(self, raw_query: str) -> list[Package]:
         """The upstream ``/search`` answer for the same raw query, decoded."""
-        path = "/search" + (f"?{raw_query}" if raw_query else "")
-        data = await self._get_json(path)
-        try:
-            return decode_packages(data)
-        except JsonModelError as exc:
-            raise UpstreamError(f"GET {self.origin}{path}: {exc}") from None
+        return await self._decoded("/search", raw_query, decode_packages)
 
     async def categories(self, raw_query: str) -> list[RemoteCategory]:
         """The upstream ``/categories`` answer for the same raw query, decoded."""
-        path = "/categories" + (f"?{raw_query}" if raw_query else "")
+        return await self._decoded("/categories", raw_query, decode_categories)
+
+    async def _decoded(self, route: str, raw_query: str, decode: Callable[[bytes], T]) -> T:
+        """``route`` asked with ``raw_query``; its JSON decoded by ``decode``."""
+        path = route + (f"?{raw_query}" if raw_query else "")
         data = await self._get_json(path)
         try:
-            return decode_categories(data)
+            return decode(data)
         except JsonModelError as exc:
             raise UpstreamError(f"GET {self.origin}{path}: {exc}") from None
 

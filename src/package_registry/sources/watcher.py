@@ -18,8 +18,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 
-import watchfiles
-
 log = logging.getLogger("package_registry.watcher")
 
 #: Quiet time after the last change before ``on_change`` is called.
@@ -62,6 +60,8 @@ class PackagePathWatcher:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        import watchfiles  # 30 ms of imports that only a watching registry should pay
+
         try:
             for changes in watchfiles.watch(
                 *self.paths,

@@ -94,30 +94,28 @@ class RegistryApp:
         if scope["type"] == "http":
             tracing = self.tracing
             if tracing is None:
-                await self._http(scope, send, None)
+                await self._http(scope, send)
                 return
             tracing.begin(scope["headers"])
-            outcome: list[Any] = [500, None]  # status and route template, once known
+            status, template = 500, None  # as reported when answering fails
             try:
-                await self._http(scope, send, outcome)
+                status, template = await self._http(scope, send)
             finally:
                 query = scope["query_string"].decode("latin-1")
-                template = outcome[1] if outcome[1] else "unknown route"
-                tracing.end(scope["method"], template, scope["path"], query, outcome[0])
+                route = template or "unknown route"
+                tracing.end(scope["method"], route, scope["path"], query, status)
         elif scope["type"] == "lifespan":
             await _lifespan(receive, send)
 
-    async def _http(self, scope: Scope, send: Send, outcome: list[Any] | None) -> None:
-        """Answer, then record for replays, count, and log; ``outcome`` (when traced)
-        receives the status and the route template."""
+    async def _http(self, scope: Scope, send: Send) -> tuple[int, str | None]:
+        """Answer, then record for replays, count, and log; returns the status and the
+        route template (for the APM transaction)."""
         started = time.perf_counter()
         method: str = scope["method"]
         query = scope["query_string"].decode("latin-1")
         response, template = await self._respond(
             method, scope["path"], query, _asgi_headers(scope), scope
         )
-        if outcome is not None:
-            outcome[:] = [response.status, template]
         sent = await _write_asgi(method, send, response)
         logged = scope.get("raw_path") != b"/health" or bool(query)
         if response.replayable and response.status == 200:
@@ -140,6 +138,7 @@ class RegistryApp:
                     scope["headers"],
                     self.tracing.ids() if self.tracing is not None else None,
                 )
+        return response.status, template
 
     async def _respond(
         self, method: str, path: str, query: str, headers: dict[str, str], scope: Scope
