@@ -45,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     service_name = os.environ.get("ELASTIC_APM_SERVICE_NAME") or "package-registry"
     setup_logging(settings.log_level, settings.log_type, service_name, __version__)
     _log_configuration(settings)
+    if settings.package_paths_enable_watcher and not settings.package_paths:
+        log.critical("no package paths configured, cannot enable watcher")
+        return 1
+    if settings.dry_run:
+        return _dry_run(settings)
     if settings.httpprof:
         from package_registry.observability.profiling import serve_profiles
 
@@ -54,11 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError) as err:
             log.critical("failed to start HTTP profiler", extra={"error.message": str(err)})
             return 1
-    if settings.package_paths_enable_watcher and not settings.package_paths:
-        log.critical("no package paths configured, cannot enable watcher")
-        return 1
-    if settings.dry_run:
-        return _dry_run(settings)
     return _serve(settings, service_name)
 
 
