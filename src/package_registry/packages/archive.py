@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from package_registry.packages.manifest import PackageReader
+from package_registry.packages.reader import PackageReader
 
 #: Timestamp of every archive entry (the earliest a zip can store).
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)

@@ -2,7 +2,7 @@
 
 Proxy mode reads ``/search`` items and ``/package/{name}/{version}/`` documents from an
 upstream registry. The reference decodes them into its package model and encodes them
-again, so this module does the same with the layouts ``packages.manifest`` serialises:
+again, so this module does the same with the layouts ``packages.schema`` describes:
 keys outside the model are dropped, keys come out in the reference's order with its
 omission rules, free-form maps get sorted keys and their numbers become Go float64
 values. Versions must be strict semver and conditions valid constraints; anything
@@ -16,16 +16,10 @@ from typing import Any
 
 import orjson
 
-from package_registry.packages.manifest import (
-    BASE_DATA_STREAM,
-    BASE_POLICY_TEMPLATE,
-    FULL_DOCUMENT,
-    RuntimeFieldError,
-    package_of,
-    runtime_fields,
-)
 from package_registry.packages.model import Package
+from package_registry.packages.records import RuntimeFieldError, package_of, runtime_fields
 from package_registry.packages.render import json_float
+from package_registry.packages.schema import BASE_DATA_STREAM, BASE_POLICY_TEMPLATE, FULL_DOCUMENT
 from package_registry.packages.yamlload import (
     ANY,
     BOOL,

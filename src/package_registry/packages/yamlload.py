@@ -148,6 +148,11 @@ def scalar_value(node: yaml.ScalarNode) -> Any:
     return _plain_value(text)
 
 
+def is_null_node(node: yaml.Node) -> bool:
+    """Whether ``node`` is a scalar yaml.v2 decodes as nil."""
+    return isinstance(node, yaml.ScalarNode) and scalar_value(node) is None
+
+
 def _plain_value(text: str) -> Any:
     if text in _NULLS:
         return None

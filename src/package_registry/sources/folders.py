@@ -14,8 +14,9 @@ import stat
 from collections.abc import Sequence
 from typing import BinaryIO
 
+from package_registry.packages.errors import ReaderError
 from package_registry.packages.files import FileInfo, safe_relpath
-from package_registry.packages.manifest import Entry, ReaderError
+from package_registry.packages.reader import Entry
 from package_registry.packages.versions import is_strict_version
 from package_registry.sources.base import LoadReport, Reject
 from package_registry.sources.walk import (

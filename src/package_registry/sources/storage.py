@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from package_registry.packages.jsonmodel import JsonModelError, package_from_json
-from package_registry.packages.manifest import with_deprecation
 from package_registry.packages.model import Package
+from package_registry.packages.records import with_deprecation
 from package_registry.packages.versions import Version
 
 if TYPE_CHECKING:

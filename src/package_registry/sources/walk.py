@@ -23,14 +23,11 @@ from typing import Any
 
 import orjson
 
-from package_registry.packages.manifest import (
-    PackageError,
-    PackageReader,
-    ReaderError,
-    build_package,
-    with_deprecation,
-)
+from package_registry.packages.errors import PackageError, ReaderError
+from package_registry.packages.manifest import build_package
 from package_registry.packages.model import Package
+from package_registry.packages.reader import PackageReader
+from package_registry.packages.records import with_deprecation
 from package_registry.packages.versions import Constraint
 from package_registry.sources.base import LoadReport, Reject
 
