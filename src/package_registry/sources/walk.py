@@ -9,27 +9,22 @@ file access differ between them.
 from __future__ import annotations
 
 import gc
-import io
 import logging
 import multiprocessing
 import operator
 import os
-import pickle
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
-
-import orjson
 
 from package_registry.packages.errors import PackageError, ReaderError
 from package_registry.packages.manifest import build_package
 from package_registry.packages.model import Package
 from package_registry.packages.reader import PackageReader
 from package_registry.packages.records import with_deprecation
-from package_registry.packages.versions import Constraint
 from package_registry.sources.base import LoadReport, Reject
+from package_registry.sources.forked import load_in_processes
 
 logger = logging.getLogger("package_registry.sources")
 _NAME = operator.attrgetter("name")
@@ -154,9 +149,6 @@ def paused_gc() -> Iterator[None]:
 PROCESS_POOL_MIN_PACKAGES = 200
 
 _Result = Package | Reject
-_Job = tuple[Callable[[str], PackageReader], bool, bool]
-#: What forked workers load with (set before forking, inherited by the children).
-_job: _Job | None = None
 
 
 def _load_all(
@@ -179,55 +171,18 @@ def _load_all(
         return [load(path) for path in found]  # threads would only add GIL contention
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         try:
-            return _load_in_processes(found, (reader, validate, require_signatures), workers)
+            return load_in_processes(found, load, _loader_died, workers)
         except Exception:  # a broken pool must not fail the load: do it here instead
             logger.warning("worker processes failed, loading in-process", exc_info=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(load, found))
 
 
-def _load_in_processes(found: list[str], job: _Job, workers: int) -> list[_Result]:
-    """Forked workers load chunks of paths; results come back pickled, in order."""
-    global _job
-    size = max(4, len(found) // (workers * 8))
-    chunks = [found[start : start + size] for start in range(0, len(found), size)]
-    _job = job
-    try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(min(workers, len(chunks))) as pool:
-            results: list[_Result] = []
-            for payload in pool.imap(_load_chunk, chunks):
-                results.extend(pickle.loads(payload))
-            pool.close()
-            pool.join()  # the pool's threads are gone before anything forks again
-            return results
-    finally:
-        _job = None
-
-
-def _load_chunk(paths: list[str]) -> bytes:
-    """In a worker: load ``paths`` and pickle the results for the parent."""
-    assert _job is not None
-    reader, validate, require_signatures = _job
-    results = [_load_one(path, reader(path), validate, require_signatures) for path in paths]
-    buffer = io.BytesIO()
-    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(results)
-    return buffer.getvalue()
-
-
-class _Pickler(pickle.Pickler):
-    """Pickles ``orjson.Fragment`` (pre-rendered JSON numbers) by its bytes."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        if obj.__class__ is orjson.Fragment:
-            return orjson.Fragment, (orjson.dumps(obj),)
-        if obj.__class__ is Constraint:  # holds compiled checks; re-parsed from its text
-            return _constraint, (obj.original,)
-        return NotImplemented
-
-
-def _constraint(text: str) -> Constraint:
-    return Constraint.parse(text)
+def _loader_died(path: str, cause: str) -> Reject:
+    return Reject(
+        path,
+        f"loading package failed (path: {path}): the process loading it died ({cause}), twice",
+    )
 
 
 def listing_failed(root: str, exc: OSError, operation: str = "open") -> Reject:
