@@ -80,6 +80,18 @@ def test_dry_run_with_valid_packages_succeeds(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_package_size_limits_are_flags(tmp_path):
+    config = write_config(tmp_path, [EXAMPLES])
+    result = run(
+        [f"-config={config}", "-dry-run", "-log-type=dev", "-package-max-manifest-size=100"],
+        tmp_path,
+    )
+    assert result.returncode == 1
+    assert "file is larger than the 100 bytes allowed (-package-max-manifest-size)" in (
+        result.stderr
+    )
+
+
 def test_strict_loading_aborts_on_an_invalid_package(tmp_path):
     config = write_config(tmp_path, [mixed_packages(tmp_path)])
     result = run([f"-config={config}", "-strict-package-loading"], tmp_path)

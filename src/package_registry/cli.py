@@ -21,6 +21,7 @@ from package_registry.config import ConfigError, Settings, UsageRequested, load_
 from package_registry.config.goflags import format_duration
 from package_registry.loading import LoadOutcome, load_local_packages
 from package_registry.observability.logging import setup_logging
+from package_registry.packages.limits import LoadLimits
 
 if TYPE_CHECKING:
     from package_registry.sources.storage import StorageIndex
@@ -78,6 +79,12 @@ def _load(settings: Settings) -> LoadOutcome:
         validate=not settings.disable_package_validation,
         require_signatures=settings.require_package_signatures,
         workers=settings.package_paths_workers,
+        limits=LoadLimits.from_values(
+            manifest=settings.package_max_manifest_size,
+            yaml=settings.package_max_yaml_size,
+            zip_member=settings.package_max_zip_member_size,
+            zip_ratio=settings.package_max_zip_ratio,
+        ),
     )
 
 

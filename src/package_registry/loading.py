@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from package_registry.packages.limits import DEFAULT_LIMITS, LoadLimits
 from package_registry.packages.model import Package
 from package_registry.sources.base import Reject
 from package_registry.sources.folders import load_folders
@@ -36,12 +37,25 @@ class LoadOutcome:
 
 
 def load_local_packages(
-    paths: Sequence[str], *, validate: bool, require_signatures: bool, workers: int
+    paths: Sequence[str],
+    *,
+    validate: bool,
+    require_signatures: bool,
+    workers: int,
+    limits: LoadLimits = DEFAULT_LIMITS,
 ) -> LoadOutcome:
     """Load zips then folders from ``paths``; log and collect each invalid package."""
-    options = {"validate": validate, "require_signatures": require_signatures, "workers": workers}
     with shared_listings():
-        reports = [load_zips(paths, **options), load_folders(paths, **options)]
+        reports = [
+            load(
+                paths,
+                validate=validate,
+                require_signatures=require_signatures,
+                workers=workers,
+                limits=limits,
+            )
+            for load in (load_zips, load_folders)
+        ]
     rejects = [reject for report in reports for reject in report.rejects]
     for reject in rejects:
         log.error(

@@ -492,6 +492,15 @@ _VALIDATION_ERRORS = [
         ["-package-paths-workers=0"],
         "package-paths-workers must be greater than 0",
     ),
+    *(
+        (f"{limit}-zero", [f"-{limit}=0"], f"{limit} must be greater than 0")
+        for limit in (
+            "package-max-manifest-size",
+            "package-max-yaml-size",
+            "package-max-zip-member-size",
+            "package-max-zip-ratio",
+        )
+    ),
     ("workers-zero", ["-workers=0"], "workers must be greater than 0"),
     ("workers-negative", ["-workers=-2"], "workers must be greater than 0"),
     (
@@ -614,3 +623,15 @@ def test_emulator_refuses_another_bucket() -> None:
     assert message.endswith(
         "set it to the fake GCS server bucket gs://fake-package-storage-internal"
     )
+
+
+def test_package_size_limits_from_flags_and_environment() -> None:
+    settings = load_settings(
+        ["-package-max-manifest-size=2048", "-package-max-zip-ratio", "50"],
+        {"EPR_PACKAGE_MAX_YAML_SIZE": "4096", "EPR_PACKAGE_MAX_ZIP_MEMBER_SIZE": "8192"},
+    )
+    assert settings.package_max_manifest_size == 2048
+    assert settings.package_max_yaml_size == 4096
+    assert settings.package_max_zip_member_size == 8192
+    assert settings.package_max_zip_ratio == 50
+    assert Settings().package_max_manifest_size == 1 << 20

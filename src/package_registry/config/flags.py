@@ -212,6 +212,37 @@ FLAGS: tuple[Flag, ...] = (
         default_doc="number of CPUs",
     ),
     Flag(
+        "package-max-manifest-size",
+        Kind.INT,
+        1 << 20,
+        _P,
+        "Largest manifest.yml (of a package or a data stream) loaded, in bytes; a package"
+        " with a larger one is skipped.",
+    ),
+    Flag(
+        "package-max-yaml-size",
+        Kind.INT,
+        8 << 20,
+        _P,
+        "Largest other YAML or JSON file parsed while loading a package (fields, ingest"
+        " pipelines), in bytes; a package with a larger one is skipped.",
+    ),
+    Flag(
+        "package-max-zip-member-size",
+        Kind.INT,
+        256 << 20,
+        _P,
+        "Largest uncompressed file in a zip package, in bytes; a zip with a larger one is skipped.",
+    ),
+    Flag(
+        "package-max-zip-ratio",
+        Kind.INT,
+        200,
+        _P,
+        "Largest compression ratio of a file of 1 MiB or more in a zip package; a zip with"
+        " one that inflates more is skipped.",
+    ),
+    Flag(
         "storage-indexer-bucket-internal",
         Kind.STRING,
         "",

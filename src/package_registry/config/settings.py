@@ -145,6 +145,10 @@ class Settings:
     strict_package_loading: bool = _flag_default("strict-package-loading")
     package_paths_enable_watcher: bool = _flag_default("package-paths-enable-watcher")
     package_paths_workers: int = _flag_default("package-paths-workers")
+    package_max_manifest_size: int = _flag_default("package-max-manifest-size")
+    package_max_yaml_size: int = _flag_default("package-max-yaml-size")
+    package_max_zip_member_size: int = _flag_default("package-max-zip-member-size")
+    package_max_zip_ratio: int = _flag_default("package-max-zip-ratio")
     # Storage
     storage_indexer_bucket_internal: str = _flag_default("storage-indexer-bucket-internal")
     storage_endpoint: str = _flag_default("storage-endpoint")
@@ -275,6 +279,14 @@ def _validate_flags(values: Mapping[str, Any]) -> None:
         )
     if values["package_paths_workers"] <= 0:
         raise ConfigError("package-paths-workers must be greater than 0")
+    for limit in (
+        "package-max-manifest-size",
+        "package-max-yaml-size",
+        "package-max-zip-member-size",
+        "package-max-zip-ratio",
+    ):
+        if values[limit.replace("-", "_")] <= 0:
+            raise ConfigError(f"{limit} must be greater than 0")
     proxy_to = values["proxy_to"]
     if values["feature_proxy_mode"] and proxy_to:
         problem = _go_url_error(proxy_to)

@@ -66,7 +66,7 @@ class DataStreams:
                     f"manifest does not exist for data stream: {self.reader.location}: {exc}"
                 ) from None
         try:
-            data = self.reader.read(manifest)
+            data = self.reader.read(manifest, self.reader.limits.manifest)
         except ReaderError as exc:
             raise Invalid(f"failed to read manifest: {exc}: {exc}") from None
         try:

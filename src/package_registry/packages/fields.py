@@ -33,7 +33,7 @@ def check_required_fields(files: PackageListing, directory: str) -> None:
     definitions: list[_Definition] = []
     for entry in files.children(f"data_stream/{directory}/fields"):
         try:
-            data = files.reader.read(entry.name)
+            data = files.reader.read(entry.name, files.reader.limits.yaml)
         except ReaderError as exc:
             raise Invalid(f"reading file failed (path: {entry.name}): {exc}") from None
         try:

@@ -66,7 +66,7 @@ class _Loader:
 
     def load(self) -> Package:
         reader = self.reader
-        config = load_config(reader.read("manifest.yml"))
+        config = load_config(reader.read("manifest.yml", reader.limits.manifest))
         record = unpack(config, PACKAGE)
         data_streams = None
         if self.validate:

@@ -50,7 +50,7 @@ def check_pipeline(reader: PackageReader, directory: str, pipeline: str) -> None
 def _check_pipeline_document(reader: PackageReader, path: str) -> None:
     """An ingest pipeline file must decode into a JSON/YAML object (or be null)."""
     try:
-        data = reader.read(path)
+        data = reader.read(path, reader.limits.yaml)
     except ReaderError as exc:
         raise Invalid(f"reading ingest pipeline file failed (path: {path}): {exc}") from None
     extension = posixpath.splitext(path)[1]

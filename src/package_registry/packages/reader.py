@@ -12,6 +12,7 @@ from typing import Protocol
 
 from package_registry.packages.errors import Invalid, ReaderError
 from package_registry.packages.files import PackageFiles
+from package_registry.packages.limits import LoadLimits, SizeLimit
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +30,14 @@ class Entry:
 class PackageReader(PackageFiles, Protocol):
     """What loading needs from a package's storage, on top of serving its files."""
 
+    #: What loading may read from the package.
+    limits: LoadLimits
+
     def walk(self) -> list[Entry]:
         """Every entry below the root, in the reference's glob order."""
 
-    def read(self, name: str) -> bytes:
-        """The content of ``name``; raises ``ReaderError``."""
+    def read(self, name: str, limit: SizeLimit) -> bytes:
+        """The content of ``name``; raises ``ReaderError``, also when over ``limit``."""
 
     def is_dir(self, name: str) -> bool:
         """Stat ``name``, following links; raises ``ReaderError`` when that fails."""

@@ -8,6 +8,7 @@ link out of the package folder.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import stat
@@ -16,6 +17,7 @@ from typing import BinaryIO
 
 from package_registry.packages.errors import ReaderError
 from package_registry.packages.files import FileInfo, safe_relpath
+from package_registry.packages.limits import DEFAULT_LIMITS, LoadLimits, SizeLimit, read_bounded
 from package_registry.packages.reader import Entry
 from package_registry.packages.versions import is_strict_version
 from package_registry.sources.base import LoadReport, Reject
@@ -43,8 +45,9 @@ class FolderFiles:
 
     kind = "folder"
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, limits: LoadLimits = DEFAULT_LIMITS) -> None:
         self.location = location
+        self.limits = limits
         self.signature: str | None = None
         self._real_root: str | None = None
         #: Request paths already resolved to a file inside the package (bounded by its files).
@@ -107,15 +110,15 @@ class FolderFiles:
             ) from None
         return entries
 
-    def read(self, name: str) -> bytes:
-        """Read a file the way ``os.DirFS`` opens it."""
+    def read(self, name: str, limit: SizeLimit) -> bytes:
+        """Read a file the way ``os.DirFS`` opens it, refusing one larger than ``limit``."""
         name = name.removeprefix("/")
         if not _valid_path(name):
             raise ReaderError(f"open {name}: invalid argument")
         path = os.path.join(self.location, name)
         try:
             with open(path, "rb") as stream:
-                return stream.read()
+                return read_bounded(stream, limit, name)
         except IsADirectoryError:
             raise ReaderError(f"read {path}: is a directory") from None
         except OSError as exc:
@@ -150,12 +153,13 @@ def load_folders(
     validate: bool = True,
     require_signatures: bool = True,
     workers: int | None = os.cpu_count(),
+    limits: LoadLimits = DEFAULT_LIMITS,
 ) -> LoadReport:
     """Load every ``<path>/<name>/<version>/`` package below the given package paths."""
     return load_packages(
         paths,
         _discover,
-        FolderFiles,
+        functools.partial(FolderFiles, limits=limits),
         validate=validate,
         require_signatures=require_signatures,
         workers=workers,

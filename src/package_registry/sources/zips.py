@@ -9,6 +9,7 @@ list and data stream order follow. Members whose names contain ``..`` or start w
 from __future__ import annotations
 
 import calendar
+import functools
 import logging
 import os
 import posixpath
@@ -21,6 +22,13 @@ from typing import BinaryIO
 
 from package_registry.packages.errors import ReaderError
 from package_registry.packages.files import FileInfo, safe_relpath
+from package_registry.packages.limits import (
+    DEFAULT_LIMITS,
+    LoadLimits,
+    SizeLimit,
+    check_zip_members,
+    read_bounded,
+)
 from package_registry.packages.reader import Entry, clean_path
 from package_registry.sources.base import LoadReport, Reject
 from package_registry.sources.walk import iter_tree, listing_failed, load_packages, signature_beside
@@ -89,10 +97,13 @@ class ZipFiles:
 
     kind = "zip"
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, limits: LoadLimits = DEFAULT_LIMITS) -> None:
         self.location = location
+        self.limits = limits
         self.signature: str | None = None
         self._archive: zipfile.ZipFile | None = None
+        #: Whether the members were checked against ``limits`` (once, when loading).
+        self._checked = False
 
     def __getstate__(self) -> dict[str, object]:
         """Pickled (from a loading worker) without the member index: rebuilt on demand."""
@@ -141,19 +152,38 @@ class ZipFiles:
 
     # loading (the reference reads through Go's zip.Reader as an fs.FS)
 
+    @property
+    def _checked_index(self) -> _Index:
+        """The member index, its sizes checked against the limits before the first read."""
+        index = self._index
+        if not self._checked:
+            check_zip_members(index.files.values(), self.limits)
+            self._checked = True
+        return index
+
     def walk(self) -> list[Entry]:
         """Members below the package root, in central-directory order."""
-        return self._index.entries
+        return self._checked_index.entries
 
-    def read(self, name: str) -> bytes:
-        """Read a member the way the reference opens ``path.Join(root, name)``."""
+    def read(self, name: str, limit: SizeLimit) -> bytes:
+        """Read a member the way the reference opens ``path.Join(root, name)``.
+
+        The member is inflated through a stream that stops past ``limit``, whatever size
+        the archive declares.
+        """
         path = self._lookup(name)
         info = self._index.files.get(path)
         if info is None:
             raise ReaderError(f"read {path}: is a directory")
+        if info.file_size > limit.size:
+            raise limit.refuse(path)
         if self._archive is None:
             self._archive = zipfile.ZipFile(self.location)
-        return self._archive.read(info)
+        try:
+            with self._archive.open(info) as stream:
+                return read_bounded(stream, limit, path)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise ReaderError(f"read {path}: {exc}") from None
 
     def is_dir(self, name: str) -> bool:
         """Stat a member; directories may be implied by the members below them."""
@@ -161,7 +191,7 @@ class ZipFiles:
 
     def _lookup(self, name: str) -> str:
         """The member path ``zip.Reader.Open`` would look up for ``name``."""
-        index = self._index
+        index = self._checked_index
         path = clean_path(f"{index.root}/{name}")
         if path.startswith("/") or path == ".." or path.startswith("../"):
             raise ReaderError(f"open {path}: invalid argument")
@@ -187,12 +217,13 @@ def load_zips(
     validate: bool = True,
     require_signatures: bool = True,
     workers: int | None = os.cpu_count(),
+    limits: LoadLimits = DEFAULT_LIMITS,
 ) -> LoadReport:
     """Load every valid ``*.zip`` file at any depth below the given package paths."""
     return load_packages(
         paths,
         _discover,
-        ZipFiles,
+        functools.partial(ZipFiles, limits=limits),
         validate=validate,
         require_signatures=require_signatures,
         workers=workers,
