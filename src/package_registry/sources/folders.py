@@ -2,8 +2,10 @@
 
 Discovery follows the reference's directory walk (version directories must be strict
 semver; anything else is logged and skipped), and ``FolderFiles`` gives the manifest
-logic and the HTTP layer access to one package folder. Serving never follows a symbolic
-link out of the package folder.
+logic and the HTTP layer access to one package folder. Symbolic links are followed only
+while they stay inside the package folder: a linked package or version folder is skipped,
+and a link inside a package that leads out of it is ignored (not listed, read or served),
+each logged once at warning level with the reason.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class FolderFiles:
         self.limits = limits
         self.signature: str | None = None
         self._real_root: str | None = None
+        #: Whether links leading out of the package were logged (once per load).
+        self._links_reported = False
         #: Request paths already resolved to a file inside the package (bounded by its files).
         self._resolved: dict[str, str] = {}
 
@@ -87,27 +91,51 @@ class FolderFiles:
         clean = safe_relpath(relpath)
         if clean is None:
             return None
-        if self._real_root is None:
-            self._real_root = os.path.realpath(self.location)
-        real = os.path.realpath(os.path.join(self._real_root, clean))
-        if not real.startswith(self._real_root + os.sep):
+        real = os.path.realpath(os.path.join(self._root(), clean))
+        if not real.startswith(self._root() + os.sep):
             return None
         return real
+
+    def _root(self) -> str:
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.location)
+        return self._real_root
+
+    def _leaves(self, path: str) -> bool:
+        """Whether ``path`` (below the package folder) resolves to outside of it."""
+        real = os.path.realpath(path)
+        root = self._root()
+        return real != root and not real.startswith(root + os.sep)
 
     # loading (the reference reads through Go's os.DirFS)
 
     def walk(self) -> list[Entry]:
-        """Every entry below the package root, depth-first in lexical order."""
+        """Every entry below the package root, depth-first in lexical order.
+
+        A symbolic link leading out of the package is left out (and logged once).
+        """
         entries = []
         try:
             for relpath, entry in iter_tree(self.location):
-                is_dir = None if entry.is_symlink() else entry.is_dir(follow_symlinks=False)
-                entries.append(Entry(relpath, relpath, is_dir))
+                if not entry.is_symlink():
+                    entries.append(Entry(relpath, relpath, entry.is_dir(follow_symlinks=False)))
+                elif not self._leaves(entry.path):
+                    entries.append(Entry(relpath, relpath, None))
+                elif not self._links_reported:
+                    logger.warning(
+                        "ignoring symbolic link leading out of the package",
+                        extra={
+                            "file.path": entry.path,
+                            "error.message": f"{os.readlink(entry.path)} is outside the"
+                            f" package folder {self.location}",
+                        },
+                    )
         except OSError as exc:
             where = os.path.relpath(exc.filename or self.location, self.location)
             raise ReaderError(
                 f'failed to walk path "{where}": open {where}: {go_error_text(exc)}'
             ) from None
+        self._links_reported = True
         return entries
 
     def read(self, name: str, limit: SizeLimit) -> bytes:
@@ -116,6 +144,10 @@ class FolderFiles:
         if not _valid_path(name):
             raise ReaderError(f"open {name}: invalid argument")
         path = os.path.join(self.location, name)
+        if self._leaves(path):
+            raise ReaderError(
+                f"open {name}: symbolic link leads out of the package", not_found=True
+            )
         try:
             with open(path, "rb") as stream:
                 return read_bounded(stream, limit, name)
@@ -131,8 +163,13 @@ class FolderFiles:
         name = name.removeprefix("/")
         if not _valid_path(name):
             raise ReaderError(f"stat {name}: invalid argument")
+        path = os.path.join(self.location, name)
+        if self._leaves(path):
+            raise ReaderError(
+                f"stat {name}: symbolic link leads out of the package", not_found=True
+            )
         try:
-            return stat.S_ISDIR(os.stat(os.path.join(self.location, name)).st_mode)
+            return stat.S_ISDIR(os.stat(path).st_mode)
         except OSError as exc:
             raise ReaderError(
                 f"stat {name}: {go_error_text(exc)}", not_found=isinstance(exc, FileNotFoundError)
@@ -179,13 +216,18 @@ def _discover(root: str, rejects: list[Reject]) -> list[str]:
     found = []
     try:
         for package_dir in scan_sorted(root):
+            if package_dir.is_symlink():
+                _skip_link(package_dir.path, "package")
+                continue
             if not package_dir.is_dir(follow_symlinks=False):
                 continue
             entries = scan_sorted(package_dir.path)
             names = {entry.name for entry in entries}
             for version_dir in entries:
                 path = os.path.normpath(version_dir.path)
-                if not version_dir.is_dir(follow_symlinks=False):
+                if version_dir.is_symlink() and not version_dir.name.endswith(".sig"):
+                    _skip_link(path, "package version")
+                elif not version_dir.is_dir(follow_symlinks=False):
                     # A version's signature (<version>.sig) is expected here; anything
                     # else is reported as the reference does.
                     if version_dir.name.removesuffix(".sig") not in names:
@@ -197,3 +239,14 @@ def _discover(root: str, rejects: list[Reject]) -> list[str]:
     except OSError as exc:
         rejects.append(listing_failed(root, exc))
     return found
+
+
+def _skip_link(path: str, what: str) -> None:
+    logger.warning(
+        f"ignoring symbolic link to a {what} folder",
+        extra={
+            "file.path": os.path.normpath(path),
+            "error.message": "symbolic links are not followed when discovering packages:"
+            " a package path must hold the package folders themselves",
+        },
+    )
