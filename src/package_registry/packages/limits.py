@@ -72,9 +72,17 @@ DEFAULT_LIMITS = LoadLimits.from_values(
 )
 
 
-def read_bounded(stream: BinaryIO, limit: SizeLimit, name: str) -> bytes:
-    """All of ``stream``, or ``ReaderError`` as soon as it passes ``limit``."""
-    data = stream.read(limit.size + 1)
+def read_bounded(stream: BinaryIO, limit: SizeLimit, name: str, size: int) -> bytes:
+    """All of ``stream``, or ``ReaderError`` as soon as it passes ``limit``.
+
+    ``size`` is what the file says it holds: refused at once when over the limit, else
+    the buffer to read into (one byte more, to see a file that holds more than it says).
+    """
+    if size > limit.size:
+        raise limit.refuse(name)
+    data = stream.read(size + 1)
+    if len(data) > size:
+        data += stream.read(limit.size + 1 - len(data))
     if len(data) > limit.size:
         raise limit.refuse(name)
     return data

@@ -54,6 +54,10 @@ class FolderFiles:
         self._real_root: str | None = None
         #: Whether links leading out of the package were logged (once per load).
         self._links_reported = False
+        #: The walk of the package while it is being loaded (released by ``close``).
+        self._entries: list[Entry] | None = None
+        #: Whether that walk met a symbolic link; only then can a read lead out.
+        self._has_links = False
         #: Request paths already resolved to a file inside the package (bounded by its files).
         self._resolved: dict[str, str] = {}
 
@@ -103,7 +107,19 @@ class FolderFiles:
 
     def _leaves(self, path: str) -> bool:
         """Whether ``path`` (below the package folder) resolves to outside of it."""
-        real = os.path.realpath(path)
+        if self._entries is None:
+            try:
+                self.walk()
+            except ReaderError:  # reported by the loader's own walk; check the slow way
+                pass
+            else:
+                if not self._has_links:
+                    return False
+        elif not self._has_links:
+            return False
+        return self._outside(os.path.realpath(path))
+
+    def _outside(self, real: str) -> bool:
         root = self._root()
         return real != root and not real.startswith(root + os.sep)
 
@@ -114,12 +130,17 @@ class FolderFiles:
 
         A symbolic link leading out of the package is left out (and logged once).
         """
+        if self._entries is not None:
+            return self._entries
         entries = []
+        has_links = False
         try:
             for relpath, entry in iter_tree(self.location):
                 if not entry.is_symlink():
                     entries.append(Entry(relpath, relpath, entry.is_dir(follow_symlinks=False)))
-                elif not self._leaves(entry.path):
+                    continue
+                has_links = True
+                if not self._outside(os.path.realpath(entry.path)):
                     entries.append(Entry(relpath, relpath, None))
                 elif not self._links_reported:
                     logger.warning(
@@ -136,6 +157,7 @@ class FolderFiles:
                 f'failed to walk path "{where}": open {where}: {go_error_text(exc)}'
             ) from None
         self._links_reported = True
+        self._entries, self._has_links = entries, has_links
         return entries
 
     def read(self, name: str, limit: SizeLimit) -> bytes:
@@ -150,7 +172,7 @@ class FolderFiles:
             )
         try:
             with open(path, "rb") as stream:
-                return read_bounded(stream, limit, name)
+                return read_bounded(stream, limit, name, os.fstat(stream.fileno()).st_size)
         except IsADirectoryError:
             raise ReaderError(f"read {path}: is a directory") from None
         except OSError as exc:
@@ -181,7 +203,8 @@ class FolderFiles:
         return self.signature
 
     def close(self) -> None:
-        """Nothing is held open between reads."""
+        """Forget the walk: serving needs none of it."""
+        self._entries = None
 
 
 def load_folders(

@@ -175,13 +175,11 @@ class ZipFiles:
         info = self._index.files.get(path)
         if info is None:
             raise ReaderError(f"read {path}: is a directory")
-        if info.file_size > limit.size:
-            raise limit.refuse(path)
         if self._archive is None:
             self._archive = zipfile.ZipFile(self.location)
         try:
             with self._archive.open(info) as stream:
-                return read_bounded(stream, limit, path)
+                return read_bounded(stream, limit, path, info.file_size)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise ReaderError(f"read {path}: {exc}") from None
 
