@@ -76,8 +76,10 @@ def start_registry(
     cwd: Path,
     env: dict[str, str] | None = None,
     timeout: float = 30.0,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> RunningRegistry:
-    """Start ``package-registry`` with ``args``; wait until it answers ``/health``."""
+    """Start ``package-registry`` with ``args``; wait until it answers ``/health``.
+    ``preexec_fn`` runs in the child before the program (e.g. to lower its limits)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EPR_")}
     environment.update(env or {})
     process = subprocess.Popen(
@@ -88,6 +90,7 @@ def start_registry(
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=preexec_fn,
     )
     lines: list[str] = []
     found = threading.Event()

@@ -120,6 +120,11 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.reloading import CatalogRefresher, catalog_sources
     from package_registry.web.app import RegistryApp
     from package_registry.web.archives import ArchiveCache
+    from package_registry.web.connections import (
+        ConnectionLimits,
+        effective_max_connections,
+        raise_open_file_limit,
+    )
     from package_registry.web.relay import StorageRelay
     from package_registry.web.request import CacheTimes, Context
     from package_registry.web.server import ServerOptions, bind, serve
@@ -197,12 +202,18 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     except (OSError, ValueError) as err:
         log.critical("error occurred while serving", extra={"error.message": str(err)})
         return 1
+    open_files = raise_open_file_limit()
     options = ServerOptions(
         address=settings.address,
         workers=settings.workers,
         tls_cert=settings.tls_cert,
         tls_key=settings.tls_key,
         tls_min_version=settings.tls_min_version or "",
+        limits=ConnectionLimits(
+            read_header_timeout=settings.read_header_timeout,
+            idle_timeout=settings.idle_timeout,
+            max_connections=effective_max_connections(settings.max_connections, open_files),
+        ),
     )
     refresher = None
     if settings.package_paths_enable_watcher or storage is not None:

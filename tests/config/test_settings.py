@@ -503,6 +503,13 @@ _VALIDATION_ERRORS = [
     ),
     ("workers-zero", ["-workers=0"], "workers must be greater than 0"),
     ("workers-negative", ["-workers=-2"], "workers must be greater than 0"),
+    ("max-connections-zero", ["-max-connections=0"], "max-connections must be greater than 0"),
+    (
+        "read-header-timeout-negative",
+        ["-read-header-timeout=-1s"],
+        "read-header-timeout must not be negative",
+    ),
+    ("idle-timeout-negative", ["-idle-timeout=-1s"], "idle-timeout must not be negative"),
     (
         "proxy-http",
         [*_PROXY, "-proxy-to=http://upstream.test/"],

@@ -172,6 +172,29 @@ FLAGS: tuple[Flag, ...] = (
         default_doc="number of CPUs",
     ),
     Flag(
+        "read-header-timeout",
+        Kind.DURATION,
+        60.0,
+        _S,
+        "Time a client has to send a request's headers (from its first byte, or from "
+        "connecting); 0 disables it.",
+    ),
+    Flag(
+        "idle-timeout",
+        Kind.DURATION,
+        75.0,
+        _S,
+        "Time a keep-alive connection may stay idle between requests; 0 disables it.",
+    ),
+    Flag(
+        "max-connections",
+        Kind.INT,
+        4096,
+        _S,
+        "Open client connections per worker (greater than 0; at most half the open file "
+        "limit). Beyond it the longest idle connection is closed, or 503 when none is idle.",
+    ),
+    Flag(
         "log-level", Kind.LOG_LEVEL, "info", _L, "debug, info, warn, error, dpanic, panic or fatal."
     ),
     Flag("log-type", Kind.STRING, "ecs", _L, "ecs (JSON lines) or dev (console)."),

@@ -136,6 +136,9 @@ class Settings:
     dry_run: bool = _flag_default("dry-run")
     allow_unknown_query_parameters: bool = _flag_default("allow-unknown-query-parameters")
     workers: int = _flag_default("workers")
+    read_header_timeout: float = _flag_default("read-header-timeout")
+    idle_timeout: float = _flag_default("idle-timeout")
+    max_connections: int = _flag_default("max-connections")
     # Logging
     log_level: str = _flag_default("log-level")
     log_type: str = _flag_default("log-type")
@@ -300,6 +303,11 @@ def _validate_flags(values: Mapping[str, Any]) -> None:
             )
     if values["workers"] <= 0:
         raise ConfigError("workers must be greater than 0")
+    if values["max_connections"] <= 0:
+        raise ConfigError("max-connections must be greater than 0")
+    for name in ("read-header-timeout", "idle-timeout"):
+        if values[name.replace("-", "_")] < 0:
+            raise ConfigError(f"{name} must not be negative")
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")

@@ -157,6 +157,8 @@ class ReplayProtocol(HttpToolsProtocol):
     _date_block = b""
     #: The connection's socket as (fd, family, type) when ``sendfile`` may write to it.
     _raw: tuple[int, int, int] | None = None
+    #: Set while the worker retires (``web/connections.py``): answers close the connection.
+    retiring = False
 
     def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def,override]
         super().connection_made(transport)
@@ -210,7 +212,9 @@ class ReplayProtocol(HttpToolsProtocol):
             self._date_source = defaults
             self._date_block = b"".join(b"%s: %s\r\n" % pair for pair in defaults)
         parser = self.parser
-        keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
+        keep_alive = (
+            not self.retiring and parser.get_http_version() != "1.0" and parser.should_keep_alive()
+        )
         head = entry.head if keep_alive else entry.head[:-2] + b"connection: close\r\n\r\n"
         body = entry.body
         head_only = method == b"HEAD"

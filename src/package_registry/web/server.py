@@ -22,15 +22,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from package_registry.web.connections import ConnectionLimits, guarded
 from package_registry.web.fastpath import ReplayProtocol
 
 log = logging.getLogger("package_registry.server")
 
+#: What "no timeout" is given to uvicorn as: about 31 years.
+NO_TIMEOUT = 1 << 30
 #: Listen queue length: bursts of Kibana instances connecting at once must not be refused.
 BACKLOG = 2048
 
@@ -51,6 +55,8 @@ class ServerOptions:
     tls_min_version: str = ""
     #: Replay repeated answers from the protocol (``web/fastpath.py``).
     fast_path: bool = True
+    #: Header-read and idle timeouts, connections per worker (``web/connections.py``).
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -87,10 +93,13 @@ def bind(address: str) -> socket.socket:
 
 def _uvicorn_config(app: Callable, options: ServerOptions) -> uvicorn.Config:
     tls = bool(options.tls_cert and options.tls_key)
+    limits = options.limits
+    protocol = ReplayProtocol if options.fast_path else HttpToolsProtocol
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http=ReplayProtocol if options.fast_path else "httptools",
+        http=guarded(protocol, limits),
+        timeout_keep_alive=limits.idle_timeout or NO_TIMEOUT,  # type: ignore[arg-type]
         lifespan="off",
         access_log=False,
         server_header=False,
