@@ -209,6 +209,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         tls_cert=settings.tls_cert,
         tls_key=settings.tls_key,
         tls_min_version=settings.tls_min_version or "",
+        shutdown_timeout=settings.shutdown_timeout,
         limits=ConnectionLimits(
             read_header_timeout=settings.read_header_timeout,
             idle_timeout=settings.idle_timeout,

@@ -195,6 +195,14 @@ FLAGS: tuple[Flag, ...] = (
         "limit). Beyond it the longest idle connection is closed, or 503 when none is idle.",
     ),
     Flag(
+        "shutdown-timeout",
+        Kind.DURATION,
+        30.0,
+        _S,
+        "Time given to in-flight requests after SIGTERM/SIGINT (and to a retiring worker "
+        "after a reload) before their connections are dropped.",
+    ),
+    Flag(
         "log-level", Kind.LOG_LEVEL, "info", _L, "debug, info, warn, error, dpanic, panic or fatal."
     ),
     Flag("log-type", Kind.STRING, "ecs", _L, "ecs (JSON lines) or dev (console)."),

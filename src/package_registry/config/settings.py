@@ -139,6 +139,7 @@ class Settings:
     read_header_timeout: float = _flag_default("read-header-timeout")
     idle_timeout: float = _flag_default("idle-timeout")
     max_connections: int = _flag_default("max-connections")
+    shutdown_timeout: float = _flag_default("shutdown-timeout")
     # Logging
     log_level: str = _flag_default("log-level")
     log_type: str = _flag_default("log-type")
@@ -305,7 +306,7 @@ def _validate_flags(values: Mapping[str, Any]) -> None:
         raise ConfigError("workers must be greater than 0")
     if values["max_connections"] <= 0:
         raise ConfigError("max-connections must be greater than 0")
-    for name in ("read-header-timeout", "idle-timeout"):
+    for name in ("read-header-timeout", "idle-timeout", "shutdown-timeout"):
         if values[name.replace("-", "_")] < 0:
             raise ConfigError(f"{name} must not be negative")
 

@@ -3,7 +3,9 @@
 The catalog is loaded once, in this process, before the socket is bound; workers are
 then forked and inherit it copy-on-write, so N workers do not read the packages N
 times. The parent supervises: it replaces a worker that dies, and on SIGTERM/SIGINT
-asks every worker to finish its in-flight requests, then exits 0.
+asks every worker to finish its in-flight requests, then exits 0. ``-shutdown-timeout``
+bounds that wait: a worker drops what is still running then (a client that stopped
+reading a download), and one that has not exited a few seconds later is killed.
 
 Each worker is uvicorn (httptools parser, uvloop) with ``ReplayProtocol``, which answers
 repeated requests without the ASGI cycle (docs/performance.md: measured against
@@ -33,6 +35,8 @@ from package_registry.web.fastpath import ReplayProtocol
 
 log = logging.getLogger("package_registry.server")
 
+#: Seconds beyond -shutdown-timeout after which a worker that has not exited is killed.
+KILL_MARGIN = 5.0
 #: What "no timeout" is given to uvicorn as: about 31 years.
 NO_TIMEOUT = 1 << 30
 #: Listen queue length: bursts of Kibana instances connecting at once must not be refused.
@@ -55,6 +59,8 @@ class ServerOptions:
     tls_min_version: str = ""
     #: Replay repeated answers from the protocol (``web/fastpath.py``).
     fast_path: bool = True
+    #: Seconds a stopping worker gives its in-flight requests before dropping them.
+    shutdown_timeout: float = 30.0
     #: Header-read and idle timeouts, connections per worker (``web/connections.py``).
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
@@ -107,7 +113,7 @@ def _uvicorn_config(app: Callable, options: ServerOptions) -> uvicorn.Config:
         log_config=None,
         ssl_certfile=options.tls_cert if tls else None,
         ssl_keyfile=options.tls_key if tls else None,
-        timeout_graceful_shutdown=None,
+        timeout_graceful_shutdown=options.shutdown_timeout,  # type: ignore[arg-type]
         backlog=BACKLOG,
     )
     config.load()
@@ -180,6 +186,8 @@ def _supervise(
     is set (a new catalog); on SIGTERM/SIGINT stop them and wait for them."""
     children: dict[int, int] = {}
     retiring: set[int] = set()
+    #: When each stopping worker is killed if it has not exited by itself.
+    deadlines: dict[int, float] = {}
     stopping = False
 
     def spawn(slot: int) -> None:
@@ -192,9 +200,20 @@ def _supervise(
         children[pid] = slot
 
     def terminate(pids: Iterable[int]) -> None:
+        deadline = time.monotonic() + options.shutdown_timeout + KILL_MARGIN
         for pid in pids:
+            deadlines.setdefault(pid, deadline)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+
+    def kill_late() -> None:
+        now = time.monotonic()
+        for pid, deadline in list(deadlines.items()):
+            if now > deadline:
+                log.error("worker %d did not stop within -shutdown-timeout; killed", pid)
+                del deadlines[pid]
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -219,9 +238,11 @@ def _supervise(
         except ChildProcessError:
             break
         if pid == 0:
+            kill_late()
             changed.wait(0.5)  # a child's exit is noticed within half a second
             continue
         retiring.discard(pid)
+        deadlines.pop(pid, None)
         slot = children.pop(pid, None)
         if slot is None or stopping:
             continue
