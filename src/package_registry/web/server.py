@@ -233,6 +233,7 @@ def _supervise(
                 spawn(slot)
             retiring.update(old)
             terminate(old)
+            log.info("workers replaced for a new catalog", extra={"workers": len(old)})
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
