@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from package_registry import __version__
 from package_registry.config import ConfigError, Settings, UsageRequested, load_settings
+from package_registry.config.flags import CPUS
 from package_registry.config.goflags import format_duration
 from package_registry.loading import LoadOutcome, load_local_packages
 from package_registry.observability.logging import setup_logging
@@ -102,6 +103,8 @@ def _dry_run(settings: Settings) -> int:
 
 
 def _serve(settings: Settings, service_name: str) -> int:
+    reason = CPUS.reason if settings.workers == CPUS.count else "set by -workers"
+    log.info("%d HTTP workers: %s", settings.workers, reason, extra={"workers": settings.workers})
     metrics_dir = None
     if settings.metrics_address and settings.workers > 1:
         metrics_dir = tempfile.mkdtemp(prefix="package-registry-metrics-")

@@ -19,11 +19,11 @@ How to add a flag:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from package_registry.config.cpus import available_cpus
 from package_registry.config.goflags import (
     GoValueError,
     format_duration,
@@ -62,12 +62,8 @@ class Group(StrEnum):
     OBSERVABILITY = "Observability"
 
 
-def cpu_count() -> int:
-    """CPUs this process may run on, like Go's ``runtime.GOMAXPROCS(0)``."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not available on macOS or Windows
-        return os.cpu_count() or 1
+#: CPUs to size worker pools by: the affinity mask lowered by a cgroup CPU limit.
+CPUS = available_cpus()
 
 
 def _parse_tls_version(text: str) -> str:
@@ -166,10 +162,10 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "workers",
         Kind.INT,
-        cpu_count(),
+        CPUS.count,
         _S,
         "Number of HTTP worker processes (greater than 0).",
-        default_doc="number of CPUs",
+        default_doc="number of CPUs (cgroup CPU limit aware)",
     ),
     Flag(
         "read-header-timeout",
@@ -237,10 +233,10 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "package-paths-workers",
         Kind.INT,
-        cpu_count(),
+        CPUS.count,
         _P,
         "Number of packages read concurrently (greater than 0).",
-        default_doc="number of CPUs",
+        default_doc="number of CPUs (cgroup CPU limit aware)",
     ),
     Flag(
         "package-max-manifest-size",
