@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -78,14 +79,43 @@ class Metrics:
         )
         self.indexed_packages.set(packages)
 
+    # HTTP middleware series: what promhttp's Instrument* handlers record per request.
+
     def observe_request(
-        self, method: str, template: str, status: int, seconds: float, sent: int
+        self, method: str, template: str, status: int, seconds: float, sent: int, received: int
     ) -> None:
+        """One answered request; ``received`` is its :func:`request_size`."""
         lowered = method.lower()
         labels = (str(status), lowered if lowered in METHODS else "unknown", template)
         self.requests.labels(*labels).inc()
         self.duration.labels(*labels).observe(seconds)
+        self.request_size.labels(*labels).observe(received)
         self.response_size.labels(*labels).observe(sent)
+
+
+def request_size(
+    method: str, target: bytes, http_version: str, headers: Iterable[tuple[bytes, bytes]]
+) -> int:
+    """A request's approximate size as promhttp computes it: request target, method,
+    protocol, header names and values (``Host`` as Go's ``Request.Host``), and no body
+    (the registry's requests have none; Go adds ``ContentLength``)."""
+    size = len(target) + len(method) + len("HTTP/") + len(http_version)
+    names = set()
+    for name, value in headers:
+        size += len(value)
+        if name != b"host" and name not in names:  # Go counts each header name once
+            names.add(name)
+            size += len(name)
+    return size
+
+
+def forget_process(pid: int) -> None:
+    """Drop an exited worker's live gauges (``epr_in_flight_requests``) from the sums;
+    its counters and histograms stay, so totals never go backwards."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 class _MetricsHandler(BaseHTTPRequestHandler):

@@ -19,7 +19,7 @@ from typing import Any
 
 from package_registry.observability.accesslog import REQUEST_LOG
 from package_registry.observability.apm import Tracing
-from package_registry.observability.metrics import Metrics
+from package_registry.observability.metrics import Metrics, request_size
 from package_registry.web import router
 from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
 from package_registry.web.fastpath import Recorder, Replayed
@@ -113,17 +113,25 @@ class RegistryApp:
         started = time.perf_counter()
         method: str = scope["method"]
         query = scope["query_string"].decode("latin-1")
-        response, template = await self._respond(
-            method, scope["path"], query, _asgi_headers(scope), scope
-        )
-        sent = await _write_asgi(method, send, response)
+        in_flight = self.metrics.in_flight if self.metrics is not None else None
+        if in_flight is not None:
+            in_flight.inc()
+        try:
+            response, template = await self._respond(
+                method, scope["path"], query, _asgi_headers(scope), scope
+            )
+            sent = await _write_asgi(method, send, response)
+        finally:
+            if in_flight is not None:
+                in_flight.dec()
         logged = scope.get("raw_path") != b"/health" or bool(query)
         if response.replayable and response.status == 200:
             record = scope.get("extensions", {}).get(REPLAY_EXTENSION)
             if record is not None and template:
-                self._record(record, response, scope["path"], query, template, logged)
+                target = _raw_target(scope)
+                self._record(record, response, scope["path"], query, target, template, logged)
         if template is not None:
-            self._observe(method, template, response, sent, started)
+            self._observe(method, template, response, sent, started, scope)
             if logged and REQUEST_LOG.enabled:
                 client = scope.get("client")
                 REQUEST_LOG.write(
@@ -145,9 +153,9 @@ class RegistryApp:
     ) -> tuple[Response, str | None]:
         """The answer to one request.
 
-        Returns the response and the route template it matched: ``None`` for answers
-        that pass without middleware (unknown paths, path-cleaning redirects), ``""`` for
-        StrictSlash redirects (logged, not counted in metrics).
+        Returns the response and the route template it matched (for StrictSlash
+        redirects too, which pass through the middleware as in the reference): ``None``
+        for answers that pass without it (unknown paths, path-cleaning redirects).
         """
         found = self._resolve(path, query)
         if found is None:
@@ -156,7 +164,7 @@ class RegistryApp:
             if found.bare:
                 return Response(301, [(b"location", found.location.encode())]), None
             response = _strict_slash_redirect(method, found.location)
-            template = ""
+            template = found.template
         else:
             request = Request(
                 method=method,
@@ -180,6 +188,7 @@ class RegistryApp:
         response: Response,
         path: str,
         query: str,
+        target: bytes,
         template: str,
         logged: bool,
     ) -> None:
@@ -191,12 +200,14 @@ class RegistryApp:
         if _content_length(response) != len(response.body):
             return
         generation = self.ctx.holder.current.catalog.generation
-        replayed = self._replayed(path, query, template, logged)
+        replayed = self._replayed(path, query, target, template, logged)
         record(
             200, headers, response.body, response.revalidate, generation, self._generation, replayed
         )
 
-    def _replayed(self, path: str, query: str, template: str, logged: bool) -> Replayed | None:
+    def _replayed(
+        self, path: str, query: str, target: bytes, template: str, logged: bool
+    ) -> Replayed | None:
         """Metrics and the request line for a replayed answer (``None``: nothing to do)."""
         metrics = self.metrics
         log = REQUEST_LOG if logged and REQUEST_LOG.enabled else None
@@ -213,7 +224,8 @@ class RegistryApp:
             seconds: float,
         ) -> None:
             if metrics is not None:
-                metrics.observe_request(method, template, 200, seconds, sent)
+                received = request_size(method, target, http_version, headers)
+                metrics.observe_request(method, template, 200, seconds, sent, received)
             trace = None
             if tracing is not None:
                 trace = tracing.replayed(method, template, path, query, headers, seconds)
@@ -229,11 +241,20 @@ class RegistryApp:
         return self.ctx.holder.current.catalog.generation
 
     def _observe(
-        self, method: str, template: str, response: Response, sent: int, started: float
+        self,
+        method: str,
+        template: str,
+        response: Response,
+        sent: int,
+        started: float,
+        scope: Scope,
     ) -> None:
-        if self.metrics is not None and template:
+        if self.metrics is not None:
+            received = request_size(
+                method, _raw_target(scope), scope.get("http_version", "1.1"), scope["headers"]
+            )
             self.metrics.observe_request(
-                method, template, response.status, time.perf_counter() - started, sent
+                method, template, response.status, time.perf_counter() - started, sent, received
             )
 
     def _resolve(self, path: str, query: str) -> router.Match | router.Redirect | None:
@@ -248,6 +269,13 @@ class RegistryApp:
             self._routes.clear()
         self._routes[key] = found
         return found
+
+
+def _raw_target(scope: Scope) -> bytes:
+    """The request target as sent: raw path and query."""
+    target: bytes = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope["query_string"]
+    return target + b"?" + query if query else target
 
 
 def _content_length(response: Response) -> int | None:

@@ -79,6 +79,8 @@ class Redirect:
 
     location: str
     bare: bool
+    #: For StrictSlash redirects, the route's template (they count in its metrics).
+    template: str = ""
 
 
 def go_clean(path: str) -> str:
@@ -115,7 +117,7 @@ def resolve(path: str, query: str) -> Match | Redirect | None:
             continue
         if path.endswith("/") != route.trailing_slash:
             target = path + "/" if route.trailing_slash else path[:-1]
-            return Redirect(_with_query(target, query), bare=False)
+            return Redirect(_with_query(target, query), bare=False, template=route.template)
         return Match(route, found.groupdict())
     return None
 

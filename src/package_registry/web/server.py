@@ -30,6 +30,7 @@ from typing import Protocol
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from package_registry.observability.metrics import forget_process
 from package_registry.web.connections import ConnectionLimits, guarded
 from package_registry.web.fastpath import ReplayProtocol
 
@@ -244,6 +245,7 @@ def _supervise(
             continue
         retiring.discard(pid)
         deadlines.pop(pid, None)
+        forget_process(pid)
         slot = children.pop(pid, None)
         if slot is None or stopping:
             continue
