@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ADDRESS ?= localhost:8080
 SHARED ?= ../shared
 
-.PHONY: run test check lint format conformance bench clean
+.PHONY: run test test-uvicorn-lowest check lint format conformance bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ run: $(BIN)/.installed
 ## Run the whole test suite (unit tests and real servers on loopback).
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+## The worker protocol's tests on the lowest uvicorn pyproject.toml allows (a second venv).
+UVICORN_LOWEST := $(shell sed -n 's/.*"uvicorn>=\([0-9.]*\),.*/\1/p' pyproject.toml)
+test-uvicorn-lowest:
+	$(PYTHON) -m venv .venv-uvicorn-lowest
+	.venv-uvicorn-lowest/bin/python -m pip install --quiet -e '.[test]' 'uvicorn==$(UVICORN_LOWEST)'
+	.venv-uvicorn-lowest/bin/python -m pytest -q -p no:cacheprovider tests/web/test_fast_path.py \
+	  tests/web/test_connections.py tests/web/test_uvicorn_internals.py \
+	  tests/web/test_lifecycle.py::test_shutdown_is_bounded_when_a_client_stops_reading
 
 ## Lint and format checks.
 check: $(BIN)/.installed
@@ -40,4 +49,4 @@ bench: $(BIN)/.installed
 	bench/serve.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv-uvicorn-lowest .pytest_cache .ruff_cache build dist

@@ -274,7 +274,7 @@ class ReplayProtocol(HttpToolsProtocol):
         """What ``HttpToolsProtocol.on_message_begin`` builds, for the normal path."""
         self.scope = {  # type: ignore[typeddict-item]
             "type": "http",
-            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+            "asgi": {"version": self.config.asgi_version, "spec_version": "2.3"},
             "http_version": "1.1",
             "server": self.server,
             "client": self.client,

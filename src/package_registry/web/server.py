@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import uvicorn
@@ -33,6 +33,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from package_registry.observability.metrics import forget_process
 from package_registry.web.connections import ConnectionLimits, guarded
 from package_registry.web.fastpath import ReplayProtocol
+from package_registry.web.uvicorn_internals import protocol_problems
 
 log = logging.getLogger("package_registry.server")
 
@@ -62,6 +63,9 @@ class ServerOptions:
     fast_path: bool = True
     #: Seconds a stopping worker gives its in-flight requests before dropping them.
     shutdown_timeout: float = 30.0
+    #: Serve with uvicorn's own protocol: no replays, no connection guard (the fallback
+    #: when uvicorn's protocol does not look as expected, ``web/uvicorn_internals.py``).
+    plain: bool = False
     #: Header-read and idle timeouts, connections per worker (``web/connections.py``).
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
@@ -105,7 +109,8 @@ def _uvicorn_config(app: Callable, options: ServerOptions) -> uvicorn.Config:
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http=guarded(protocol, limits),
+        http="httptools" if options.plain else guarded(protocol, limits),
+        limit_concurrency=limits.max_connections if options.plain else None,
         timeout_keep_alive=limits.idle_timeout or NO_TIMEOUT,  # type: ignore[arg-type]
         lifespan="off",
         access_log=False,
@@ -167,6 +172,15 @@ def serve(
         port,
         extra={"server.address": host, "server.port": port, "workers": options.workers},
     )
+    problems = [] if options.plain else protocol_problems()
+    if problems:
+        log.warning(
+            "uvicorn %s's HTTP protocol lacks %s: serving with plain uvicorn, without answer "
+            "replays, header-read timeout and connection guard",
+            uvicorn.__version__,
+            ", ".join(problems),
+        )
+        options = replace(options, plain=True)
     changed = threading.Event()
     if refresher is not None:
         refresher.start(changed.set)
