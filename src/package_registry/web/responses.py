@@ -56,8 +56,12 @@ def cache_headers(seconds: float) -> Headers:
 
 
 def text_error(status: int, message: str, headers: Headers | None = None) -> Response:
-    """Go's ``http.Error``: plain text, ``nosniff``, message plus a newline."""
-    body = message.encode() + b"\n"
+    """Go's ``http.Error``: plain text, ``nosniff``, message plus a newline.
+
+    Messages may quote a client's bytes that are not UTF-8 (kept as surrogate escapes
+    by the query parser); Go writes such bytes back as they came, and so do we.
+    """
+    body = message.encode("utf-8", "surrogateescape") + b"\n"
     return Response(status, [*(headers or []), TEXT_TYPE, NOSNIFF], body)
 
 
