@@ -8,6 +8,7 @@ where the reference quotes with ``%q``). Nothing a client sends may give a 5xx.
 from __future__ import annotations
 
 import http.client
+import shutil
 import urllib.parse
 
 import pytest
@@ -210,3 +211,43 @@ def test_random_bytes_in_any_parameter_never_give_a_server_error(strict_server, 
         parts.append(raw_key + b"=" + raw_value.replace(b"#", b"%23"))
     status, body = raw_get(strict_server, route + b"?" + b"&".join(parts))
     assert status in (200, 400, 404), body
+
+
+# --------------------------------------------------------------------------------------
+# Ranges and signatures
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/epr/sample_metrics/sample_metrics-1.0.0.zip",
+        b"/package/sample_metrics/1.0.0/manifest.yml",
+    ],
+)
+def test_range_with_a_hundred_thousand_digits_is_416(examples_server, target):
+    header = b"bytes=" + b"1" * 100_000 + b"-1"
+    assert raw_get(examples_server, target, [(b"range", header)]) == (416, b"invalid range\n")
+
+
+def test_many_small_ranges_never_multiply_the_answer(examples_server):
+    target = b"/epr/sample_metrics/sample_metrics-1.0.0.zip"
+    _, whole = raw_get(examples_server, target)
+    header = ",".join(f"{i}-{i}" for i in range(20_000)).encode()
+    status, body = raw_get(examples_server, target, [(b"range", b"bytes=" + header)])
+    assert (status, body) == (200, whole)
+
+
+def test_existing_package_without_signature_file_is_404(registry, tmp_path):
+    packages = tmp_path / "packages"
+    shutil.copytree(EXAMPLES, packages)
+    (packages / "sample_logs" / "1.1.0.sig").unlink()
+    (packages / "sample_metrics-1.0.0.zip.sig").unlink()
+    server = registry(package_paths=[packages], flags=["-require-package-signatures=false"])
+    for path in (
+        "/epr/sample_logs/sample_logs-1.1.0.zip.sig",
+        "/epr/sample_metrics/sample_metrics-1.0.0.zip.sig",
+    ):
+        r = server.get(path)
+        assert (r.status_code, r.text) == (404, "signature file not found\n")
+        assert "public" not in r.headers.get_list("cache-control")
+    assert server.get("/epr/sample_logs/sample_logs-1.0.0.zip.sig").status_code == 200

@@ -7,6 +7,7 @@ import io
 import pytest
 
 from package_registry.web.responses import (
+    MAX_RANGES,
     Content,
     Response,
     cache_headers,
@@ -151,3 +152,54 @@ def test_http_dates_in_all_three_formats_parse(text):
 def test_cache_headers_round_like_go():
     assert cache_headers(600) == [(b"cache-control", b"max-age=600"), (b"cache-control", b"public")]
     assert cache_headers(2.5)[0] == (b"cache-control", b"max-age=2")
+
+
+LONG = "1" * 100_000
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(f"bytes={LONG}-1", id="long-start"),
+        pytest.param(f"bytes=0-{LONG}", id="long-end"),
+        pytest.param(f"bytes=-{LONG}", id="long-suffix"),
+        pytest.param("bytes=9223372036854775808-", id="start-beyond-int64"),
+        pytest.param("bytes=0-9223372036854775808", id="end-beyond-int64"),
+        pytest.param("bytes=\u00b2-3", id="superscript-digit"),
+        pytest.param("bytes=\u0663-5", id="arabic-digit"),
+        pytest.param("bytes=-+", id="sign-only"),
+    ],
+)
+def test_numbers_go_cannot_parse_give_416_not_an_error(spec):
+    response = serve_content("GET", {"range": spec}, content(), [])
+    assert (response.status, response.body) == (416, b"invalid range\n")
+
+
+@pytest.mark.parametrize(
+    ("spec", "start", "length"),
+    [
+        pytest.param("bytes=+5-+6", 5, 2, id="plus-signs"),
+        pytest.param("bytes=" + "0" * 100_000 + "7-8", 7, 2, id="leading-zeros"),
+        pytest.param("bytes=1000-9223372036854775807", 1000, 24, id="int64-max-end"),
+    ],
+)
+def test_numbers_go_parses_are_accepted(spec, start, length):
+    response = serve_content("GET", {"range": spec}, content(), [])
+    assert response.status == 206
+    assert body(response) == DATA[start : start + length]
+
+
+def test_more_ranges_than_the_limit_send_the_whole_file_once():
+    spec = "bytes=" + ",".join(f"{i}-{i}" for i in range(MAX_RANGES + 1))
+    response = serve_content("GET", {"range": spec}, content(), [])
+    assert response.status == 200
+    assert body(response) == DATA
+    at_limit = "bytes=" + ",".join(f"{i}-{i}" for i in range(MAX_RANGES))
+    assert serve_content("GET", {"range": at_limit}, content(), []).status == 206
+
+
+def test_a_megabyte_of_ranges_is_answered_with_the_file_size_at_most():
+    spec = "bytes=" + ",".join(f"{i % 1000}-{i % 1000}" for i in range(240_000))
+    response = serve_content("GET", {"range": spec}, content(), [])
+    assert response.status == 200
+    assert len(body(response)) == len(DATA)

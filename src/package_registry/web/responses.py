@@ -12,6 +12,7 @@ import calendar
 import functools
 import io
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -121,39 +122,75 @@ class _NoOverlap(_RangeError):
     pass
 
 
+#: Largest value Go's ``strconv.ParseInt(s, 10, 64)`` accepts.
+_INT64_MAX = (1 << 63) - 1
+#: Ranges honoured in one request; more and the whole file is sent (Apache's
+#: ``MaxRanges`` default), so a long header cannot multiply the answer's size.
+MAX_RANGES = 200
+#: One comma-separated part of a ``Range`` header without its blanks; parts that are
+#: empty or blank are skipped, as in Go.
+_RANGE_PART = re.compile(r"[^, \t](?:[^,]*[^, \t])?")
+
+
+def _go_int64(text: str) -> int | None:
+    """``strconv.ParseInt(text, 10, 64)``: optional sign, ASCII digits, within int64.
+
+    Checks the digit count before converting, so a number of any length costs nothing
+    (Python refuses to convert very long digit strings at all).
+    """
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > 19:
+        return None
+    value = int(digits)
+    if value > _INT64_MAX + (text[0] == "-"):
+        return None
+    return -value if text[0] == "-" else value
+
+
 def _parse_range(header: str, size: int) -> list[tuple[int, int]]:
-    """Ranges as (start, length), following Go's ``parseRange`` rules exactly."""
+    """Ranges as (start, length), following Go's ``parseRange`` rules.
+
+    One deviation bounds the work: after ``MAX_RANGES`` ranges the rest of the header is
+    not read, since so many ranges are answered with the whole file anyway.
+    """
     if not header.startswith("bytes="):
         raise _RangeError("invalid range")
     ranges: list[tuple[int, int]] = []
     no_overlap = False
-    for part in header[len("bytes=") :].split(","):
-        part = part.strip(" \t")
-        if not part:
-            continue
+    for found in _RANGE_PART.finditer(header, len("bytes=")):
+        part = found.group()
         start_text, sep, end_text = part.partition("-")
         if not sep:
             raise _RangeError("invalid range")
         start_text, end_text = start_text.strip(" \t"), end_text.strip(" \t")
         if not start_text:
-            if not end_text or end_text[0] == "-" or not end_text.isdigit():
+            # A suffix: the last ``end`` bytes.
+            if not end_text or end_text[0] == "-":
                 raise _RangeError("invalid range")
-            suffix = min(int(end_text), size)
+            suffix = _go_int64(end_text)
+            if suffix is None or suffix < 0:
+                raise _RangeError("invalid range")
+            suffix = min(suffix, size)
             ranges.append((size - suffix, suffix))
-            continue
-        if not start_text.isdigit():
-            raise _RangeError("invalid range")
-        start = int(start_text)
-        if start >= size:
-            no_overlap = True
-            continue
-        if not end_text:
-            ranges.append((start, size - start))
-            continue
-        if not end_text.isdigit() or start > int(end_text):
-            raise _RangeError("invalid range")
-        end = min(int(end_text), size - 1)
-        ranges.append((start, end - start + 1))
+        else:
+            start = _go_int64(start_text)
+            if start is None or start < 0:
+                raise _RangeError("invalid range")
+            if start >= size:
+                no_overlap = True
+                continue
+            if not end_text:
+                ranges.append((start, size - start))
+            else:
+                end = _go_int64(end_text)
+                if end is None or start > end:
+                    raise _RangeError("invalid range")
+                ranges.append((start, min(end, size - 1) - start + 1))
+        if len(ranges) > MAX_RANGES:
+            break  # the whole file will be sent (see ``serve_content``): stop reading
     if no_overlap and not ranges:
         raise _NoOverlap("invalid range: failed to overlap")
     return ranges
@@ -212,8 +249,8 @@ def serve_content(
             return text_error(416, str(err), kept)
     except _RangeError as err:
         return text_error(416, str(err), _drop_for_error(headers))
-    if sum(length for _, length in ranges) > content.size:
-        ranges = []
+    if len(ranges) > MAX_RANGES or sum(length for _, length in ranges) > content.size:
+        ranges = []  # as Go when the total exceeds the file: send it all, once
 
     headers.append((b"accept-ranges", b"bytes"))
     if len(ranges) == 1:
