@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import io
 import os
 import re
 import secrets
@@ -251,6 +250,8 @@ def serve_content(
         return text_error(416, str(err), _drop_for_error(headers))
     if len(ranges) > MAX_RANGES or sum(length for _, length in ranges) > content.size:
         ranges = []  # as Go when the total exceeds the file: send it all, once
+    elif len(ranges) > 1 and _costly(content, ranges):
+        ranges = []
 
     headers.append((b"accept-ranges", b"bytes"))
     if len(ranges) == 1:
@@ -299,64 +300,95 @@ def _reader(content: Content, start: int, length: int) -> Callable[[], Iterator[
     def chunks() -> Iterator[bytes]:
         with content.open() as handle:
             _skip(handle, start)
-            remaining = length
-            while remaining > 0:
-                chunk = handle.read(min(CHUNK_SIZE, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                yield chunk
+            yield from _copy(handle, length)
 
     return chunks
 
 
-def _skip(handle: BinaryIO, offset: int) -> None:
-    """Move to ``offset``: seek where possible, read and discard otherwise (zip members)."""
-    if offset <= 0:
+def _copy(handle: BinaryIO, length: int) -> Iterator[bytes]:
+    """Up to ``length`` bytes from ``handle`` in chunks of at most ``CHUNK_SIZE``; fewer
+    when the file ended early (the client then sees a short body)."""
+    remaining = length
+    while remaining > 0:
+        chunk = handle.read(min(CHUNK_SIZE, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+        yield chunk
+
+
+def _skip(handle: BinaryIO, offset: int, position: int = 0) -> None:
+    """Move from ``position`` to ``offset``: seek where possible (zip members seek by
+    reading forward), read and discard otherwise."""
+    if offset == position:
         return
     try:
         handle.seek(offset, os.SEEK_SET)
+        return
     except (OSError, ValueError):
-        while offset > 0:
-            got = handle.read(min(CHUNK_SIZE, offset))
-            if not got:
-                return
-            offset -= len(got)
+        pass
+    remaining = offset - position
+    while remaining > 0:
+        got = handle.read(min(CHUNK_SIZE, remaining))
+        if not got:
+            return
+        remaining -= len(got)
 
 
 def _multipart(content: Content, ranges: list[tuple[int, int]], headers: Headers) -> Response:
-    """``multipart/byteranges`` for several ranges, built in memory (parts are small)."""
-    boundary = secrets.token_hex(30)
-    parts: list[bytes] = []
-    with _open(content) as handle:
-        for start, length in ranges:
-            handle_at = _read_range(handle, content, start, length)
-            parts.append(
-                b"\r\n--%s\r\nContent-Range: bytes %d-%d/%d\r\nContent-Type: %s\r\n\r\n"
-                % (
-                    boundary.encode(),
-                    start,
-                    start + length - 1,
-                    content.size,
-                    content.content_type.encode(),
-                )
-                + handle_at
-            )
-    body = b"".join(parts) + b"\r\n--%s--\r\n" % boundary.encode()
-    headers.append((b"content-type", b"multipart/byteranges; boundary=" + boundary.encode()))
-    return Response(206, headers, body=body, length=len(body))
+    """``multipart/byteranges`` for several ranges, streamed part by part.
+
+    The length is known beforehand (each part's header is made up front, as Go's
+    ``rangesMIMESize`` does), so the answer keeps its ``Content-Length``; bodies are read
+    in chunks of at most ``CHUNK_SIZE`` from one open handle. Only a file already held
+    in memory (small by construction) is answered in one piece.
+    """
+    boundary = secrets.token_hex(30).encode()
+    ctype = content.content_type.encode()
+    heads = [
+        b"\r\n--%s\r\nContent-Range: bytes %d-%d/%d\r\nContent-Type: %s\r\n\r\n"
+        % (boundary, start, start + length - 1, content.size, ctype)
+        for start, length in ranges
+    ]
+    tail = b"\r\n--%s--\r\n" % boundary
+    total = sum(map(len, heads)) + sum(length for _, length in ranges) + len(tail)
+
+    def parts() -> Iterator[bytes]:
+        data = content.data
+        if data is not None:
+            for head, (start, length) in zip(heads, ranges, strict=True):
+                yield head
+                for offset in range(start, start + length, CHUNK_SIZE):
+                    yield data[offset : min(offset + CHUNK_SIZE, start + length)]
+            yield tail
+            return
+        with content.open() as handle:
+            position = 0
+            for head, (start, length) in zip(heads, ranges, strict=True):
+                yield head
+                _skip(handle, start, position)  # forward only, unless seeking is free
+                position = start + length
+                yield from _copy(handle, length)
+        yield tail
+
+    headers.append((b"content-type", b"multipart/byteranges; boundary=" + boundary))
+    if content.data is not None:  # a file held in memory: small, one body
+        return Response(206, headers, b"".join(parts()), length=total)
+    return Response(206, headers, stream=parts, length=total)
 
 
-def _open(content: Content) -> BinaryIO:
-    """The file's bytes as a stream: from memory when held, else from its opener."""
-    return io.BytesIO(content.data) if content.data is not None else content.open()
+def _costly(content: Content, ranges: list[tuple[int, int]]) -> bool:
+    """Whether serving ``ranges`` in their order would read parts of the file again.
 
-
-def _read_range(handle: BinaryIO, content: Content, start: int, length: int) -> bytes:
-    try:
-        handle.seek(start)
-    except (OSError, ValueError):
-        with content.open() as fresh:
-            _skip(fresh, start)
-            return fresh.read(length)
-    return handle.read(length)
+    Files on disk and in memory seek for free; a compressed zip member can only be read
+    forward, so a range before an earlier one would mean inflating the member from its
+    start again, once per such range. Those requests get the whole file instead.
+    """
+    if content.data is not None or content.path is not None:
+        return False
+    end = 0
+    for start, length in ranges:
+        if start < end:
+            return True
+        end = start + length
+    return False
