@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 from package_registry.observability.accesslog import REQUEST_LOG
@@ -24,6 +25,7 @@ from package_registry.web import router
 from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
 from package_registry.web.fastpath import Recorder, Replayed
 from package_registry.web.filecache import FileCache
+from package_registry.web.offload import chunks_of
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, Response
 from package_registry.web.routes.downloads import DownloadRoutes
@@ -275,9 +277,10 @@ async def _write_asgi(method: str, send: Send, response: Response) -> int:
         return await _send_file(send, response.file_path)
     if response.stream is not None:
         total = 0
-        for chunk in response.stream():
-            total += len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        async with aclosing(chunks_of(response.stream())) as chunks:
+            async for chunk in chunks:
+                total += len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return total
     await send({"type": "http.response.body", "body": response.body})
