@@ -8,15 +8,18 @@ disk and little time to write.
 
 from __future__ import annotations
 
+import socket
 import struct
 import threading
 import time
+import urllib.parse
 import zipfile
 import zlib
 from pathlib import Path
 
 import httpx
 
+from package_registry.web.offload import READERS
 from tests.conftest import EXAMPLES, Factory
 
 BLOCK = bytes(range(256)) * 4096  # 1 MiB
@@ -135,3 +138,25 @@ def test_ranges_out_of_order_in_a_compressed_member_get_the_whole_file(registry,
     backward = server.get(BIG, headers={"Range": "bytes=1048576-1048585,0-9"})
     assert backward.status_code == 200
     assert backward.content == BLOCK * 2
+
+
+def test_clients_that_leave_free_the_readers(registry: Factory, tmp_path):
+    """Deep ranges abandoned by their clients stop being read: a later streamed answer
+    does not wait for them (more were sent than the worker has reader threads)."""
+    packages = big_member_package(tmp_path / "packages", BLOCKS)
+    server = registry(
+        package_paths=[packages], flags=["-workers=1", "-require-package-signatures=false"]
+    )
+    size = len(BLOCK) * BLOCKS
+    parsed = urllib.parse.urlsplit(server.base_url)
+    for _ in range(READERS + 2):
+        with socket.create_connection((parsed.hostname, parsed.port)) as sock:
+            sock.sendall(
+                f"GET {BIG} HTTP/1.1\r\nHost: x\r\nRange: bytes={size - 16}-\r\n\r\n".encode()
+            )
+            time.sleep(0.05)
+    time.sleep(0.5)  # the server notices the closed connections
+    started = time.monotonic()
+    r = httpx.get(server.url(BIG), headers={"Range": "bytes=0-15"}, timeout=120)
+    assert (r.status_code, r.content) == (206, BLOCK[:16])
+    assert time.monotonic() - started < 3.0

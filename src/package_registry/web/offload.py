@@ -10,7 +10,7 @@ turn without holding the loop), and ``zlib`` and file reads release the GIL mean
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 #: Threads per worker process reading streamed bodies at once.
@@ -20,16 +20,21 @@ READERS = 4
 _POOL = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="package-registry-read")
 
 
-async def chunks_of(body: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """The chunks of ``body``, each produced in a pool thread; ``body`` is closed (in a
-    pool thread too) when the caller stops early."""
+async def chunks_of(
+    body: Iterator[bytes], stop: Callable[[], bool] = lambda: False
+) -> AsyncIterator[bytes]:
+    """The non-empty chunks of ``body``, each produced in a pool thread, until ``body``
+    ends or ``stop()`` is true (checked between chunks; an empty chunk from ``body``
+    is a point where it may stop). ``body`` is closed, in a pool thread too, whatever
+    ends the iteration."""
     loop = asyncio.get_running_loop()
     try:
-        while True:
+        while not stop():
             chunk = await loop.run_in_executor(_POOL, next, body, None)
             if chunk is None:
                 return
-            yield chunk
+            if chunk:
+                yield chunk
     finally:
         close = getattr(body, "close", None)
         if close is not None:

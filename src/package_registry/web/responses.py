@@ -21,6 +21,8 @@ from typing import BinaryIO
 Headers = list[tuple[bytes, bytes]]
 
 CHUNK_SIZE = 256 * 1024
+#: Bytes read and dropped at a time to reach an offset in a forward-only stream.
+SKIP_STEP = 4 * 1024 * 1024
 
 JSON_TYPE = (b"content-type", b"application/json")
 TEXT_TYPE = (b"content-type", b"text/plain; charset=utf-8")
@@ -299,7 +301,7 @@ def _drop_for_error(headers: Headers) -> Headers:
 def _reader(content: Content, start: int, length: int) -> Callable[[], Iterator[bytes]]:
     def chunks() -> Iterator[bytes]:
         with content.open() as handle:
-            _skip(handle, start)
+            yield from _skip(handle, content, start)
             yield from _copy(handle, length)
 
     return chunks
@@ -317,22 +319,25 @@ def _copy(handle: BinaryIO, length: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _skip(handle: BinaryIO, offset: int, position: int = 0) -> None:
-    """Move from ``position`` to ``offset``: seek where possible (zip members seek by
-    reading forward), read and discard otherwise."""
+def _skip(handle: BinaryIO, content: Content, offset: int, position: int = 0) -> Iterator[bytes]:
+    """Move ``handle`` from ``position`` to ``offset``.
+
+    A file on disk seeks. A stream that can only be read forward (a compressed zip
+    member) is read and discarded in steps of ``SKIP_STEP``, with an empty chunk after
+    each, so the writer can stop between steps when the client has gone away.
+    """
     if offset == position:
         return
-    try:
+    if content.path is not None:
         handle.seek(offset, os.SEEK_SET)
         return
-    except (OSError, ValueError):
-        pass
     remaining = offset - position
     while remaining > 0:
-        got = handle.read(min(CHUNK_SIZE, remaining))
+        got = handle.read(min(SKIP_STEP, remaining))
         if not got:
             return
         remaining -= len(got)
+        yield b""
 
 
 def _multipart(content: Content, ranges: list[tuple[int, int]], headers: Headers) -> Response:
@@ -366,7 +371,7 @@ def _multipart(content: Content, ranges: list[tuple[int, int]], headers: Headers
             position = 0
             for head, (start, length) in zip(heads, ranges, strict=True):
                 yield head
-                _skip(handle, start, position)  # forward only, unless seeking is free
+                yield from _skip(handle, content, start, position)
                 position = start + length
                 yield from _copy(handle, length)
         yield tail
