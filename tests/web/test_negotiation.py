@@ -47,3 +47,8 @@ def test_long_headers_are_read_without_being_remembered():
     header = "br;q=0.1, " * 100 + "gzip;q=0"
     assert gzip_accepted(header) is False
     assert gzip_accepted(header.replace("gzip;q=0", "gzip")) is True
+
+
+def test_raw_header_bytes_are_read_alike():
+    assert gzip_accepted(b"gzip;q=0") is False
+    assert gzip_accepted(b"GZIP") is True

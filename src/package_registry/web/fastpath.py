@@ -183,7 +183,7 @@ class ReplayProtocol(HttpToolsProtocol):
                 if name in BYPASS_HEADERS:
                     break
                 if name == b"accept-encoding" and gzip is None:
-                    gzip = gzip_accepted(value.decode("latin-1"))
+                    gzip = gzip_accepted(value)
             else:
                 key = (self.url, bool(gzip))
                 if self._replay(key, method):

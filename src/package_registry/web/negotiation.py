@@ -15,9 +15,10 @@ _MEMO_LIMIT = 256
 _QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
 
 
-def gzip_accepted(header: str | None) -> bool:
-    """True when ``header`` (an ``Accept-Encoding`` value) makes gzip acceptable and not
-    less preferred than an unencoded body.
+def gzip_accepted(header: str | bytes | None) -> bool:
+    """True when ``header`` (an ``Accept-Encoding`` value, as text or as the raw bytes
+    the replay path has) makes gzip acceptable and not less preferred than an
+    unencoded body.
 
     Codings and the ``q`` parameter are case-insensitive; ``gzip;q=0`` refuses gzip,
     ``*`` stands for codings not named, and ``x-gzip`` is gzip. An explicit (or
@@ -31,7 +32,9 @@ def gzip_accepted(header: str | None) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _decide(header: str) -> bool:
+def _decide(header: str | bytes) -> bool:
+    if isinstance(header, bytes):
+        header = header.decode("latin-1")
     weights: dict[str, float] = {}
     for element in header.split(","):
         coding, _, params = element.partition(";")
