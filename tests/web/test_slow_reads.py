@@ -26,6 +26,14 @@ BLOCK = bytes(range(256)) * 4096  # 1 MiB
 BLOCKS = 4000  # almost 4 GiB inflated (no zip64 needed)
 PREFIX = "sample_metrics-1.0.0"
 BIG = "/package/sample_metrics/1.0.0/docs/big.bin"
+#: One worker, and load limits raised so the big member is accepted (by default a zip
+#: member may inflate to 256 MiB at most, 200 times its size).
+FLAGS = [
+    "-workers=1",
+    "-require-package-signatures=false",
+    "-package-max-zip-member-size=5000000000",
+    "-package-max-zip-ratio=100000",
+]
 
 
 def _deflated_repeats(block: bytes, count: int) -> tuple[bytes, int]:
@@ -96,9 +104,7 @@ def big_member_package(directory: Path, blocks: int) -> Path:
 
 def test_range_deep_in_a_compressed_member_does_not_stall_health(registry: Factory, tmp_path):
     packages = big_member_package(tmp_path / "packages", BLOCKS)
-    server = registry(
-        package_paths=[packages], flags=["-workers=1", "-require-package-signatures=false"]
-    )
+    server = registry(package_paths=[packages], flags=FLAGS)
     size = len(BLOCK) * BLOCKS
     url = server.url(BIG)
     result: dict[str, object] = {}
@@ -127,9 +133,7 @@ def test_range_deep_in_a_compressed_member_does_not_stall_health(registry: Facto
 
 def test_ranges_out_of_order_in_a_compressed_member_get_the_whole_file(registry, tmp_path):
     packages = big_member_package(tmp_path / "packages", 2)
-    server = registry(
-        package_paths=[packages], flags=["-workers=1", "-require-package-signatures=false"]
-    )
+    server = registry(package_paths=[packages], flags=FLAGS)
     forward = server.get(BIG, headers={"Range": "bytes=0-9,1048576-1048585"})
     assert forward.status_code == 206
     assert forward.headers["content-type"].startswith("multipart/byteranges")
@@ -144,9 +148,7 @@ def test_clients_that_leave_free_the_readers(registry: Factory, tmp_path):
     """Deep ranges abandoned by their clients stop being read: a later streamed answer
     does not wait for them (more were sent than the worker has reader threads)."""
     packages = big_member_package(tmp_path / "packages", BLOCKS)
-    server = registry(
-        package_paths=[packages], flags=["-workers=1", "-require-package-signatures=false"]
-    )
+    server = registry(package_paths=[packages], flags=FLAGS)
     size = len(BLOCK) * BLOCKS
     parsed = urllib.parse.urlsplit(server.base_url)
     for _ in range(READERS + 2):
