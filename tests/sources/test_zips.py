@@ -174,3 +174,42 @@ def test_members_are_served_with_their_times(tmp_path: Path) -> None:
     with ZipFiles(str(dos)).open("docs/README.md") as stream:
         assert stream.read() == b"# Hi\n"
     assert ZipFiles(str(dos)).stat("docs") is None
+
+
+def test_member_opens_reuse_the_directory_read_once(tmp_path: Path, monkeypatch) -> None:
+    members = [("p/manifest.yml", MANIFEST)]
+    members += [(f"p/docs/f{i}.md", b"x" * i) for i in range(2000)]
+    files = ZipFiles(str(write_zip(tmp_path / "many.zip", members)))
+    assert files.stat("docs/f7.md") is not None  # the directory is read here, once
+    reads = []
+    real = zipfile.ZipFile.__init__
+
+    def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(args)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", counting)
+    for i in (7, 1999, 0):
+        assert files.stat(f"docs/f{i}.md") is not None
+        with files.open(f"docs/f{i}.md") as stream:
+            assert stream.read() == b"x" * i
+    assert reads == []
+
+
+def test_a_replaced_zip_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "zipped-1.0.0.zip"
+    write_zip(path, [("p/manifest.yml", MANIFEST), ("p/docs/README.md", b"old\n")])
+    files = ZipFiles(str(path))
+    with files.open("docs/README.md") as stream:
+        assert stream.read() == b"old\n"
+    replacement = write_zip(
+        tmp_path / "new.zip",
+        [("p/docs/NEW.md", b"n"), ("p/manifest.yml", MANIFEST), ("p/docs/README.md", b"newer\n")],
+    )
+    replacement.replace(path)
+    info = files.stat("docs/README.md")
+    assert info is not None and info.size == 6
+    with files.open("docs/README.md") as stream:
+        assert stream.read() == b"newer\n"
+    path.write_bytes(b"no longer a zip")
+    assert files.stat("docs/README.md") is None

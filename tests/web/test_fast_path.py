@@ -239,6 +239,15 @@ def test_gzip_variant_is_kept_apart(server):
         assert len(packed[2]) < len(plain[2])
 
 
+@pytest.mark.parametrize("refusal", ["gzip;q=0", "GZIP; Q=0.000, deflate", "*;q=0", "br"])
+def test_gzip_refused_by_weight_is_never_replayed_gzipped(server, refusal):
+    for _ in range(3):  # recorded with gzip first, then asked without it
+        exchange(server, ("GET", SEARCH, {"Accept-Encoding": "gzip"}))
+        answer = exchange(server, ("GET", SEARCH, {"Accept-Encoding": refusal}))[0]
+        assert (b"content-encoding", b"gzip") not in answer[1]
+        assert answer[2].startswith(b"[")
+
+
 def test_if_none_match_still_gives_304(server):
     first = [exchange(server, ("GET", SEARCH, {}))[0] for _ in range(2)][-1]
     etag = dict(first[1])[b"etag"].decode()

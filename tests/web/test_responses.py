@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import pytest
 
 from package_registry.web.responses import (
+    CHUNK_SIZE,
+    MAX_RANGES,
     Content,
     Response,
     cache_headers,
@@ -99,8 +102,10 @@ def test_several_ranges_give_multipart_byteranges():
     assert response.status == 206
     (ctype,) = header(response, b"content-type")
     assert ctype.startswith(b"multipart/byteranges; boundary=")
-    assert b"Content-Range: bytes 0-1/1024" in response.body
-    assert b"Content-Range: bytes 10-11/1024" in response.body
+    sent = body(response)
+    assert len(sent) == response.length
+    assert b"Content-Range: bytes 0-1/1024" in sent
+    assert b"Content-Range: bytes 10-11/1024" in sent
 
 
 @pytest.mark.parametrize(
@@ -151,3 +156,84 @@ def test_http_dates_in_all_three_formats_parse(text):
 def test_cache_headers_round_like_go():
     assert cache_headers(600) == [(b"cache-control", b"max-age=600"), (b"cache-control", b"public")]
     assert cache_headers(2.5)[0] == (b"cache-control", b"max-age=2")
+
+
+LONG = "1" * 100_000
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(f"bytes={LONG}-1", id="long-start"),
+        pytest.param(f"bytes=0-{LONG}", id="long-end"),
+        pytest.param(f"bytes=-{LONG}", id="long-suffix"),
+        pytest.param("bytes=9223372036854775808-", id="start-beyond-int64"),
+        pytest.param("bytes=0-9223372036854775808", id="end-beyond-int64"),
+        pytest.param("bytes=\u00b2-3", id="superscript-digit"),
+        pytest.param("bytes=\u0663-5", id="arabic-digit"),
+        pytest.param("bytes=-+", id="sign-only"),
+    ],
+)
+def test_numbers_go_cannot_parse_give_416_not_an_error(spec):
+    response = serve_content("GET", {"range": spec}, content(), [])
+    assert (response.status, response.body) == (416, b"invalid range\n")
+
+
+@pytest.mark.parametrize(
+    ("spec", "start", "length"),
+    [
+        pytest.param("bytes=+5-+6", 5, 2, id="plus-signs"),
+        pytest.param("bytes=" + "0" * 100_000 + "7-8", 7, 2, id="leading-zeros"),
+        pytest.param("bytes=1000-9223372036854775807", 1000, 24, id="int64-max-end"),
+    ],
+)
+def test_numbers_go_parses_are_accepted(spec, start, length):
+    response = serve_content("GET", {"range": spec}, content(), [])
+    assert response.status == 206
+    assert body(response) == DATA[start : start + length]
+
+
+def test_more_ranges_than_the_limit_send_the_whole_file_once():
+    spec = "bytes=" + ",".join(f"{i}-{i}" for i in range(MAX_RANGES + 1))
+    response = serve_content("GET", {"range": spec}, content(), [])
+    assert response.status == 200
+    assert body(response) == DATA
+    at_limit = "bytes=" + ",".join(f"{i}-{i}" for i in range(MAX_RANGES))
+    assert serve_content("GET", {"range": at_limit}, content(), []).status == 206
+
+
+def test_a_megabyte_of_ranges_is_answered_with_the_file_size_at_most():
+    spec = "bytes=" + ",".join(f"{i % 1000}-{i % 1000}" for i in range(240_000))
+    response = serve_content("GET", {"range": spec}, content(), [])
+    assert response.status == 200
+    assert len(body(response)) == len(DATA)
+
+
+def test_several_ranges_are_streamed_in_bounded_chunks(tmp_path):
+    data = bytes(range(256)) * 4096  # 1 MiB
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    on_disk = Content(
+        size=len(data),
+        mtime=MTIME,
+        content_type="application/zip",
+        open=functools.partial(path.open, "rb"),
+        path=str(path),
+    )
+    spec = "bytes=900000-,0-300000"  # out of order is fine where seeking is free
+    response = serve_content("GET", {"range": spec}, on_disk, [])
+    assert response.status == 206 and response.stream is not None
+    chunks = list(response.stream())
+    assert max(map(len, chunks)) <= CHUNK_SIZE
+    sent = b"".join(chunks)
+    assert len(sent) == response.length
+    assert data[900000:] in sent and data[:300001] in sent
+    assert sent.index(data[900000:]) < sent.index(data[:300001])
+
+
+def test_out_of_order_ranges_of_a_forward_only_stream_send_the_whole_file():
+    # ``content()`` has neither bytes in memory nor a path: like a compressed zip member.
+    forward = serve_content("GET", {"range": "bytes=0-1,10-11"}, content(), [])
+    assert forward.status == 206
+    backward = serve_content("GET", {"range": "bytes=10-11,0-1"}, content(), [])
+    assert (backward.status, body(backward)) == (200, DATA)

@@ -92,6 +92,37 @@ class _Index:
                 )
 
 
+def _identity(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+_LOCAL_MAGIC = b"PK\x03\x04"
+_ENCRYPTED = 0x1
+
+
+def _open_member(location: str, info: zipfile.ZipInfo) -> BinaryIO:
+    """Open one member from the offset its directory entry gives, without reading the
+    central directory again (``zipfile.ZipFile.open`` needs a parsed archive)."""
+    if info.flag_bits & _ENCRYPTED:
+        raise OSError(f"{info.filename}: encrypted member")
+    handle = open(location, "rb")  # noqa: SIM115 (owned by the returned stream)
+    try:
+        handle.seek(info.header_offset)
+        header = handle.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size:
+            raise OSError(f"{info.filename}: truncated local header")
+        magic, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        if magic != _LOCAL_MAGIC:
+            raise OSError(f"{info.filename}: bad local header")
+        handle.seek(name_length + extra_length, os.SEEK_CUR)
+        # The stream zipfile itself returns: decompression, CRC check at the end.
+        return zipfile.ZipExtFile(handle, "r", info, None, True)  # type: ignore[return-value]
+    except BaseException:
+        handle.close()
+        raise
+
+
 class ZipFiles:
     """One zipped package: member access for serving and for loading."""
 
@@ -104,21 +135,29 @@ class ZipFiles:
         self._archive: zipfile.ZipFile | None = None
         #: Whether the members were checked against ``limits`` (once, when loading).
         self._checked = False
+        #: (inode, size, mtime) of the file the index was read from.
+        self._identity: tuple[int, int, int] | None = None
 
     def __getstate__(self) -> dict[str, object]:
         """Pickled (from a loading worker) without the member index: rebuilt on demand."""
         state = dict(self.__dict__)
         state.pop("_index", None)
         state["_archive"] = None
+        state["_identity"] = None
         return state
 
     @cached_property
     def _index(self) -> _Index:
+        """The central directory, read once per catalog (and again if the file changes)."""
         try:
-            with zipfile.ZipFile(self.location) as archive:
-                return _Index(self.location, archive.infolist())
+            with open(self.location, "rb") as handle:
+                identity = _identity(os.fstat(handle.fileno()))
+                with zipfile.ZipFile(handle) as archive:
+                    index = _Index(self.location, archive.infolist())
         except (OSError, zipfile.BadZipFile) as exc:
             raise ReaderError(f"open {self.location}: {exc}") from None
+        self._identity = identity
+        return index
 
     # serving
 
@@ -130,25 +169,32 @@ class ZipFiles:
         return FileInfo(info.file_size, _member_mtime(info))
 
     def open(self, relpath: str) -> BinaryIO:
-        """A stream of a member ``stat`` accepted (decompressed on the fly)."""
+        """A stream of a member ``stat`` accepted (decompressed on the fly).
+
+        The member is opened from its offset in the directory already read, so an
+        open costs one ``open`` and one local-header read whatever the archive's size.
+        """
         info = self._member(relpath)
         if info is None:
             raise FileNotFoundError(relpath)
-        archive = zipfile.ZipFile(self.location)
-        try:
-            return archive.open(info)  # type: ignore[return-value]
-        finally:
-            archive.close()  # the member keeps the file open until it is closed
+        return _open_member(self.location, info)
 
     def local_path(self, relpath: str) -> str | None:
         """Members have no path of their own."""
         return None
 
     def _member(self, relpath: str) -> zipfile.ZipInfo | None:
+        """The member to serve; the directory is read again when the file was replaced."""
         clean = safe_relpath(relpath)
         if clean is None:
             return None
-        return self._index.files.get(f"{self._index.root}/{clean}")
+        try:
+            if self._identity is not None and _identity(os.stat(self.location)) != self._identity:
+                self.__dict__.pop("_index", None)
+            index = self._index
+        except (OSError, ReaderError):
+            return None  # gone or no longer a zip: nothing to serve
+        return index.files.get(f"{index.root}/{clean}")
 
     # loading (the reference reads through Go's zip.Reader as an fs.FS)
 

@@ -12,9 +12,11 @@ request log complete for the replays.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import aclosing
 from typing import Any
 
 from package_registry.observability.accesslog import REQUEST_LOG
@@ -24,6 +26,7 @@ from package_registry.web import router
 from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
 from package_registry.web.fastpath import Recorder, Replayed
 from package_registry.web.filecache import FileCache
+from package_registry.web.offload import chunks_of
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, Response
 from package_registry.web.routes.downloads import DownloadRoutes
@@ -94,12 +97,12 @@ class RegistryApp:
         if scope["type"] == "http":
             tracing = self.tracing
             if tracing is None:
-                await self._http(scope, send)
+                await self._http(scope, receive, send)
                 return
             tracing.begin(scope["headers"])
             status, template = 500, None  # as reported when answering fails
             try:
-                status, template = await self._http(scope, send)
+                status, template = await self._http(scope, receive, send)
             finally:
                 query = scope["query_string"].decode("latin-1")
                 route = template or "unknown route"
@@ -107,7 +110,7 @@ class RegistryApp:
         elif scope["type"] == "lifespan":
             await _lifespan(receive, send)
 
-    async def _http(self, scope: Scope, send: Send) -> tuple[int, str | None]:
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, str | None]:
         """Answer, then record for replays, count, and log; returns the status and the
         route template (for the APM transaction)."""
         started = time.perf_counter()
@@ -120,7 +123,7 @@ class RegistryApp:
             response, template = await self._respond(
                 method, scope["path"], query, _asgi_headers(scope), scope
             )
-            sent = await _write_asgi(method, send, response)
+            sent = await _write_asgi(method, receive, send, response)
         finally:
             if in_flight is not None:
                 in_flight.dec()
@@ -289,7 +292,7 @@ def _content_length(response: Response) -> int | None:
     return len(response.body)
 
 
-async def _write_asgi(method: str, send: Send, response: Response) -> int:
+async def _write_asgi(method: str, receive: Receive, send: Send, response: Response) -> int:
     """Send ``response`` as ASGI messages; return the number of body bytes written."""
     headers = response.headers
     length = _content_length(response)
@@ -302,14 +305,33 @@ async def _write_asgi(method: str, send: Send, response: Response) -> int:
     if response.file_path is not None:
         return await _send_file(send, response.file_path)
     if response.stream is not None:
-        total = 0
-        for chunk in response.stream():
-            total += len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-        return total
+        return await _send_stream(receive, send, response.stream())
     await send({"type": "http.response.body", "body": response.body})
     return len(response.body)
+
+
+async def _send_stream(receive: Receive, send: Send, body: Iterator[bytes]) -> int:
+    """A streamed body, read off the event loop; reading stops when the client goes
+    away (the server would drop what is sent after), so no thread keeps inflating a
+    zip member for nobody."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.create_task(watch())
+    total = 0
+    try:
+        async with aclosing(chunks_of(body, gone.is_set)) as chunks:
+            async for chunk in chunks:
+                total += len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        watcher.cancel()
+    return total
 
 
 async def _send_file(send: Send, path: str) -> int:

@@ -36,6 +36,8 @@ from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from package_registry.web.negotiation import gzip_accepted
+
 #: The ASGI scope extension under which the protocol offers ``Recorder`` to the app.
 EXTENSION = "package_registry.replay"
 #: Answers kept per worker at most.
@@ -183,7 +185,7 @@ class ReplayProtocol(HttpToolsProtocol):
                 if name in BYPASS_HEADERS:
                     break
                 if name == b"accept-encoding" and gzip is None:
-                    gzip = b"gzip" in value
+                    gzip = gzip_accepted(value)
             else:
                 key = (self.url, bool(gzip))
                 if self._replay(key, method):

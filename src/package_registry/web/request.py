@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from package_registry.catalog.holder import CatalogHolder
 from package_registry.web.archives import ArchiveCache
+from package_registry.web.negotiation import gzip_accepted
 
 if TYPE_CHECKING:
     from package_registry.sources.proxy import Upstream
@@ -29,7 +30,7 @@ class Request:
     scope: dict[str, Any]
 
     def accepts_gzip(self) -> bool:
-        return "gzip" in self.headers.get("accept-encoding", "")
+        return gzip_accepted(self.headers.get("accept-encoding"))
 
 
 @dataclass(frozen=True, slots=True)

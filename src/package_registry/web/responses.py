@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import calendar
 import functools
-import io
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +21,8 @@ from typing import BinaryIO
 Headers = list[tuple[bytes, bytes]]
 
 CHUNK_SIZE = 256 * 1024
+#: Bytes read and dropped at a time to reach an offset in a forward-only stream.
+SKIP_STEP = 4 * 1024 * 1024
 
 JSON_TYPE = (b"content-type", b"application/json")
 TEXT_TYPE = (b"content-type", b"text/plain; charset=utf-8")
@@ -56,8 +58,12 @@ def cache_headers(seconds: float) -> Headers:
 
 
 def text_error(status: int, message: str, headers: Headers | None = None) -> Response:
-    """Go's ``http.Error``: plain text, ``nosniff``, message plus a newline."""
-    body = message.encode() + b"\n"
+    """Go's ``http.Error``: plain text, ``nosniff``, message plus a newline.
+
+    Messages may quote a client's bytes that are not UTF-8 (kept as surrogate escapes
+    by the query parser); Go writes such bytes back as they came, and so do we.
+    """
+    body = message.encode("utf-8", "surrogateescape") + b"\n"
     return Response(status, [*(headers or []), TEXT_TYPE, NOSNIFF], body)
 
 
@@ -117,39 +123,75 @@ class _NoOverlap(_RangeError):
     pass
 
 
+#: Largest value Go's ``strconv.ParseInt(s, 10, 64)`` accepts.
+_INT64_MAX = (1 << 63) - 1
+#: Ranges honoured in one request; more and the whole file is sent (Apache's
+#: ``MaxRanges`` default), so a long header cannot multiply the answer's size.
+MAX_RANGES = 200
+#: One comma-separated part of a ``Range`` header without its blanks; parts that are
+#: empty or blank are skipped, as in Go.
+_RANGE_PART = re.compile(r"[^, \t](?:[^,]*[^, \t])?")
+
+
+def _go_int64(text: str) -> int | None:
+    """``strconv.ParseInt(text, 10, 64)``: optional sign, ASCII digits, within int64.
+
+    Checks the digit count before converting, so a number of any length costs nothing
+    (Python refuses to convert very long digit strings at all).
+    """
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > 19:
+        return None
+    value = int(digits)
+    if value > _INT64_MAX + (text[0] == "-"):
+        return None
+    return -value if text[0] == "-" else value
+
+
 def _parse_range(header: str, size: int) -> list[tuple[int, int]]:
-    """Ranges as (start, length), following Go's ``parseRange`` rules exactly."""
+    """Ranges as (start, length), following Go's ``parseRange`` rules.
+
+    One deviation bounds the work: after ``MAX_RANGES`` ranges the rest of the header is
+    not read, since so many ranges are answered with the whole file anyway.
+    """
     if not header.startswith("bytes="):
         raise _RangeError("invalid range")
     ranges: list[tuple[int, int]] = []
     no_overlap = False
-    for part in header[len("bytes=") :].split(","):
-        part = part.strip(" \t")
-        if not part:
-            continue
+    for found in _RANGE_PART.finditer(header, len("bytes=")):
+        part = found.group()
         start_text, sep, end_text = part.partition("-")
         if not sep:
             raise _RangeError("invalid range")
         start_text, end_text = start_text.strip(" \t"), end_text.strip(" \t")
         if not start_text:
-            if not end_text or end_text[0] == "-" or not end_text.isdigit():
+            # A suffix: the last ``end`` bytes.
+            if not end_text or end_text[0] == "-":
                 raise _RangeError("invalid range")
-            suffix = min(int(end_text), size)
+            suffix = _go_int64(end_text)
+            if suffix is None or suffix < 0:
+                raise _RangeError("invalid range")
+            suffix = min(suffix, size)
             ranges.append((size - suffix, suffix))
-            continue
-        if not start_text.isdigit():
-            raise _RangeError("invalid range")
-        start = int(start_text)
-        if start >= size:
-            no_overlap = True
-            continue
-        if not end_text:
-            ranges.append((start, size - start))
-            continue
-        if not end_text.isdigit() or start > int(end_text):
-            raise _RangeError("invalid range")
-        end = min(int(end_text), size - 1)
-        ranges.append((start, end - start + 1))
+        else:
+            start = _go_int64(start_text)
+            if start is None or start < 0:
+                raise _RangeError("invalid range")
+            if start >= size:
+                no_overlap = True
+                continue
+            if not end_text:
+                ranges.append((start, size - start))
+            else:
+                end = _go_int64(end_text)
+                if end is None or start > end:
+                    raise _RangeError("invalid range")
+                ranges.append((start, min(end, size - 1) - start + 1))
+        if len(ranges) > MAX_RANGES:
+            break  # the whole file will be sent (see ``serve_content``): stop reading
     if no_overlap and not ranges:
         raise _NoOverlap("invalid range: failed to overlap")
     return ranges
@@ -208,7 +250,9 @@ def serve_content(
             return text_error(416, str(err), kept)
     except _RangeError as err:
         return text_error(416, str(err), _drop_for_error(headers))
-    if sum(length for _, length in ranges) > content.size:
+    if len(ranges) > MAX_RANGES or sum(length for _, length in ranges) > content.size:
+        ranges = []  # as Go when the total exceeds the file: send it all, once
+    elif len(ranges) > 1 and _costly(content, ranges):
         ranges = []
 
     headers.append((b"accept-ranges", b"bytes"))
@@ -257,65 +301,99 @@ def _drop_for_error(headers: Headers) -> Headers:
 def _reader(content: Content, start: int, length: int) -> Callable[[], Iterator[bytes]]:
     def chunks() -> Iterator[bytes]:
         with content.open() as handle:
-            _skip(handle, start)
-            remaining = length
-            while remaining > 0:
-                chunk = handle.read(min(CHUNK_SIZE, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                yield chunk
+            yield from _skip(handle, content, start)
+            yield from _copy(handle, length)
 
     return chunks
 
 
-def _skip(handle: BinaryIO, offset: int) -> None:
-    """Move to ``offset``: seek where possible, read and discard otherwise (zip members)."""
-    if offset <= 0:
+def _copy(handle: BinaryIO, length: int) -> Iterator[bytes]:
+    """Up to ``length`` bytes from ``handle`` in chunks of at most ``CHUNK_SIZE``; fewer
+    when the file ended early (the client then sees a short body)."""
+    remaining = length
+    while remaining > 0:
+        chunk = handle.read(min(CHUNK_SIZE, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+        yield chunk
+
+
+def _skip(handle: BinaryIO, content: Content, offset: int, position: int = 0) -> Iterator[bytes]:
+    """Move ``handle`` from ``position`` to ``offset``.
+
+    A file on disk seeks. A stream that can only be read forward (a compressed zip
+    member) is read and discarded in steps of ``SKIP_STEP``, with an empty chunk after
+    each, so the writer can stop between steps when the client has gone away.
+    """
+    if offset == position:
         return
-    try:
+    if content.path is not None:
         handle.seek(offset, os.SEEK_SET)
-    except (OSError, ValueError):
-        while offset > 0:
-            got = handle.read(min(CHUNK_SIZE, offset))
-            if not got:
-                return
-            offset -= len(got)
+        return
+    remaining = offset - position
+    while remaining > 0:
+        got = handle.read(min(SKIP_STEP, remaining))
+        if not got:
+            return
+        remaining -= len(got)
+        yield b""
 
 
 def _multipart(content: Content, ranges: list[tuple[int, int]], headers: Headers) -> Response:
-    """``multipart/byteranges`` for several ranges, built in memory (parts are small)."""
-    boundary = secrets.token_hex(30)
-    parts: list[bytes] = []
-    with _open(content) as handle:
-        for start, length in ranges:
-            handle_at = _read_range(handle, content, start, length)
-            parts.append(
-                b"\r\n--%s\r\nContent-Range: bytes %d-%d/%d\r\nContent-Type: %s\r\n\r\n"
-                % (
-                    boundary.encode(),
-                    start,
-                    start + length - 1,
-                    content.size,
-                    content.content_type.encode(),
-                )
-                + handle_at
-            )
-    body = b"".join(parts) + b"\r\n--%s--\r\n" % boundary.encode()
-    headers.append((b"content-type", b"multipart/byteranges; boundary=" + boundary.encode()))
-    return Response(206, headers, body=body, length=len(body))
+    """``multipart/byteranges`` for several ranges, streamed part by part.
+
+    The length is known beforehand (each part's header is made up front, as Go's
+    ``rangesMIMESize`` does), so the answer keeps its ``Content-Length``; bodies are read
+    in chunks of at most ``CHUNK_SIZE`` from one open handle. Only a file already held
+    in memory (small by construction) is answered in one piece.
+    """
+    boundary = secrets.token_hex(30).encode()
+    ctype = content.content_type.encode()
+    heads = [
+        b"\r\n--%s\r\nContent-Range: bytes %d-%d/%d\r\nContent-Type: %s\r\n\r\n"
+        % (boundary, start, start + length - 1, content.size, ctype)
+        for start, length in ranges
+    ]
+    tail = b"\r\n--%s--\r\n" % boundary
+    total = sum(map(len, heads)) + sum(length for _, length in ranges) + len(tail)
+
+    def parts() -> Iterator[bytes]:
+        data = content.data
+        if data is not None:
+            for head, (start, length) in zip(heads, ranges, strict=True):
+                yield head
+                for offset in range(start, start + length, CHUNK_SIZE):
+                    yield data[offset : min(offset + CHUNK_SIZE, start + length)]
+            yield tail
+            return
+        with content.open() as handle:
+            position = 0
+            for head, (start, length) in zip(heads, ranges, strict=True):
+                yield head
+                yield from _skip(handle, content, start, position)
+                position = start + length
+                yield from _copy(handle, length)
+        yield tail
+
+    headers.append((b"content-type", b"multipart/byteranges; boundary=" + boundary))
+    if content.data is not None:  # a file held in memory: small, one body
+        return Response(206, headers, b"".join(parts()), length=total)
+    return Response(206, headers, stream=parts, length=total)
 
 
-def _open(content: Content) -> BinaryIO:
-    """The file's bytes as a stream: from memory when held, else from its opener."""
-    return io.BytesIO(content.data) if content.data is not None else content.open()
+def _costly(content: Content, ranges: list[tuple[int, int]]) -> bool:
+    """Whether serving ``ranges`` in their order would read parts of the file again.
 
-
-def _read_range(handle: BinaryIO, content: Content, start: int, length: int) -> bytes:
-    try:
-        handle.seek(start)
-    except (OSError, ValueError):
-        with content.open() as fresh:
-            _skip(fresh, start)
-            return fresh.read(length)
-    return handle.read(length)
+    Files on disk and in memory seek for free; a compressed zip member can only be read
+    forward, so a range before an earlier one would mean inflating the member from its
+    start again, once per such range. Those requests get the whole file instead.
+    """
+    if content.data is not None or content.path is not None:
+        return False
+    end = 0
+    for start, length in ranges:
+        if start < end:
+            return True
+        end = start + length
+    return False

@@ -172,8 +172,12 @@ class DownloadRoutes:
         sig = files.signature or files.location + ".sig"
         try:
             content = self._file_content(sig, SIG_TYPE)
+        except (FileNotFoundError, NotADirectoryError):
+            # Unsigned packages are allowed with -require-package-signatures=false; the
+            # reference's stat error would be a 500, a missing file is a 404 here.
+            return not_found("signature file not found")
         except OSError:
-            return internal_error(headers)
+            return internal_error()
         return serve_content(request.method, request.headers, content, headers)
 
 
