@@ -175,7 +175,10 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         log.warning(
             "Technical preview: Proxy mode is an experimental feature and it may be unstable."
         )
-        upstream = Upstream(settings.proxy_to, RetryPolicy().scaled(backoff_scale(os.environ)))
+        policy = RetryPolicy(deadline=settings.outgoing_total_timeout)
+        upstream = Upstream(
+            settings.proxy_to, policy.scaled(backoff_scale(os.environ)), settings.outgoing
+        )
     archives = ArchiveCache()
     ctx = Context(
         cache_times=CacheTimes(
@@ -190,7 +193,11 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         service_name=service_name,
         service_version=__version__,
         upstream=upstream,
-        storage=StorageRelay(settings.storage_endpoint) if storage is not None else None,
+        storage=(
+            StorageRelay(settings.storage_endpoint, settings.outgoing)
+            if storage is not None
+            else None
+        ),
     )
     try:
         sock = bind(settings.address)
@@ -228,7 +235,9 @@ def _open_storage(settings: Settings) -> StorageIndex:
     from package_registry.sources.storage import StorageIndex, open_bucket, parse_bucket_url
 
     location = parse_bucket_url(settings.storage_indexer_bucket_internal)
-    bucket = open_bucket(location, index_file=settings.emulator_index_path)
+    bucket = open_bucket(
+        location, index_file=settings.emulator_index_path, timeouts=settings.outgoing
+    )
     index = StorageIndex(bucket, location, incremental=settings.feature_incremental_updates)
     index.update()
     log.info("storage index loaded", extra={"packages": len(index.packages)})

@@ -16,20 +16,21 @@ import urllib.parse
 
 import httpx
 
+from package_registry.config.outgoing import OutgoingTimeouts
 from package_registry.gotext import escape_path
 from package_registry.web.responses import Headers, Response, text_error
 
 #: The upstream headers an answer takes over (when it has none of that name).
 RELAYED = ("content-type", "last-modified", "date")
-#: Connecting may take this long; a transfer has no overall limit (large zips, slow links).
-TIMEOUT = httpx.Timeout(None, connect=20.0)
 
 
 class StorageRelay:
     """Asks ``endpoint`` for storage packages' files; one HTTP client per worker."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, timeouts: OutgoingTimeouts | None = None) -> None:
         self.endpoint = endpoint
+        #: Connect and read-idle limits; no total, so large zips on slow links complete.
+        self.timeouts = timeouts or OutgoingTimeouts()
         #: Made on first use, inside the worker process that serves (never before fork).
         self._client: httpx.AsyncClient | None = None
 
@@ -49,7 +50,7 @@ class StorageRelay:
     async def relay(self, method: str, url: str, headers: Headers) -> Response:
         """``url``'s answer to ``method``, with ``headers`` (the route's) kept first."""
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=TIMEOUT)
+            self._client = httpx.AsyncClient(timeout=self.timeouts.httpx())
         try:
             upstream = await self._client.request(method, url)
         except httpx.HTTPError:
