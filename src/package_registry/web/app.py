@@ -12,6 +12,7 @@ request log complete for the replays.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
 from package_registry.web.fastpath import Recorder, Replayed
 from package_registry.web.filecache import FileCache
 from package_registry.web.request import Context, Request
-from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, Response
+from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, AsyncBody, Response
 from package_registry.web.routes.downloads import DownloadRoutes
 from package_registry.web.routes.info import InfoRoutes
 from package_registry.web.routes.packages import PackageRoutes
@@ -94,12 +95,12 @@ class RegistryApp:
         if scope["type"] == "http":
             tracing = self.tracing
             if tracing is None:
-                await self._http(scope, send)
+                await self._http(scope, receive, send)
                 return
             tracing.begin(scope["headers"])
             status, template = 500, None  # as reported when answering fails
             try:
-                status, template = await self._http(scope, send)
+                status, template = await self._http(scope, receive, send)
             finally:
                 query = scope["query_string"].decode("latin-1")
                 route = template or "unknown route"
@@ -107,7 +108,7 @@ class RegistryApp:
         elif scope["type"] == "lifespan":
             await _lifespan(receive, send)
 
-    async def _http(self, scope: Scope, send: Send) -> tuple[int, str | None]:
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, str | None]:
         """Answer, then record for replays, count, and log; returns the status and the
         route template (for the APM transaction)."""
         started = time.perf_counter()
@@ -116,7 +117,7 @@ class RegistryApp:
         response, template = await self._respond(
             method, scope["path"], query, _asgi_headers(scope), scope
         )
-        sent = await _write_asgi(method, send, response)
+        sent = await _write_asgi(method, receive, send, response)
         logged = scope.get("raw_path") != b"/health" or bool(query)
         if response.replayable and response.status == 200:
             record = scope.get("extensions", {}).get(REPLAY_EXTENSION)
@@ -256,17 +257,20 @@ def _content_length(response: Response) -> int | None:
         return None
     if response.length is not None:
         return response.length
-    if response.stream is not None or response.file_path:
+    if response.stream is not None or response.file_path or response.body_stream is not None:
         return None
     return len(response.body)
 
 
-async def _write_asgi(method: str, send: Send, response: Response) -> int:
+async def _write_asgi(method: str, receive: Receive, send: Send, response: Response) -> int:
     """Send ``response`` as ASGI messages; return the number of body bytes written."""
     headers = response.headers
     length = _content_length(response)
     if length is not None:
         headers = [*headers, (b"content-length", b"%d" % length)]
+    if response.body_stream is not None:
+        start = {"type": "http.response.start", "status": response.status, "headers": headers}
+        return await _send_relayed(method, receive, send, start, response.body_stream)
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if method == "HEAD" or response.status == 304:
         await send({"type": "http.response.body", "body": b""})
@@ -282,6 +286,39 @@ async def _write_asgi(method: str, send: Send, response: Response) -> int:
         return total
     await send({"type": "http.response.body", "body": response.body})
     return len(response.body)
+
+
+async def _send_relayed(
+    method: str, receive: Receive, send: Send, start: dict[str, Any], body: AsyncBody
+) -> int:
+    """A body read from another server, passed on chunk by chunk as the client takes it
+    (``send`` waits while the client's buffer is full).
+
+    A source that fails mid-body raises, and the server then drops the connection
+    instead of ending the body. A client that goes away stops the transfer at once.
+    """
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await send(start)
+        total = 0
+        if method != "HEAD":
+            async for chunk in body:
+                if gone.done():
+                    return total
+                if chunk:
+                    total += len(chunk)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return total
+    finally:
+        gone.cancel()
+        await body.aclose()
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has closed the connection."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _send_file(send: Send, path: str) -> int:
