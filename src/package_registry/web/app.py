@@ -44,6 +44,10 @@ FILE_CHUNK = 256 * 1024
 #: Routing results kept per worker, keyed by (path, query); cleared when full.
 ROUTE_MEMO_SIZE = 4096
 NOT_FOUND_PAGE = Response(404, [*NO_CACHE, TEXT_TYPE, NOSNIFF], b"404 page not found\n")
+#: Routes whose handlers ask the catalog for packages (the reference's indexer ``Get``).
+INDEXER_ROUTES = frozenset(
+    ("search", "categories", "package_index", "static", "artifact", "signature")
+)
 
 
 class RegistryApp:
@@ -88,6 +92,8 @@ class RegistryApp:
                 signature=downloads.signature_with_proxy,
             )
         self._async = {name for name, h in self._handlers.items() if inspect.iscoroutinefunction(h)}
+        #: Whether requests asking the catalog are timed as the storage indexer's gets.
+        self._indexer_gets = metrics is not None and metrics.indexer is not None
         self._routes: dict[tuple[str, str], router.Match | router.Redirect | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,9 +175,17 @@ class RegistryApp:
             )
             name = found.route.name
             handler = self._handlers[name]
+            timed = self._indexer_gets and name in INDEXER_ROUTES
+            started = time.perf_counter() if timed else 0.0
             result = handler(request)
             response = await result if name in self._async else result  # type: ignore[misc]
             template = found.route.template
+            metrics = self.metrics
+            if metrics is not None:
+                if timed:
+                    metrics.observe_indexer_get(time.perf_counter() - started)
+                if response.storage_request is not None:
+                    metrics.count_storage_request(*response.storage_request)
         response.headers.append(CORS)
         return response, template
 
@@ -192,12 +206,19 @@ class RegistryApp:
         if _content_length(response) != len(response.body):
             return
         generation = self.ctx.holder.current.catalog.generation
-        replayed = self._replayed(path, query, template, logged)
+        replayed = self._replayed(path, query, template, logged, response.storage_request)
         record(
             200, headers, response.body, response.revalidate, generation, self._generation, replayed
         )
 
-    def _replayed(self, path: str, query: str, template: str, logged: bool) -> Replayed | None:
+    def _replayed(
+        self,
+        path: str,
+        query: str,
+        template: str,
+        logged: bool,
+        storage_request: tuple[str, str] | None,
+    ) -> Replayed | None:
         """Metrics and the request line for a replayed answer (``None``: nothing to do)."""
         metrics = self.metrics
         log = REQUEST_LOG if logged and REQUEST_LOG.enabled else None
@@ -215,6 +236,8 @@ class RegistryApp:
         ) -> None:
             if metrics is not None:
                 metrics.observe_request(method, template, 200, seconds, sent)
+                if storage_request is not None:
+                    metrics.count_storage_request(*storage_request)
             trace = None
             if tracing is not None:
                 trace = tracing.replayed(method, template, path, query, headers, seconds)

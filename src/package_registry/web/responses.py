@@ -62,6 +62,9 @@ class Response:
     replayable: bool = False
     #: The body was read from a file that may change on disk: replays are kept short.
     revalidate: bool = False
+    #: A package file served, as ``epr_storage_requests_total`` counts it:
+    #: (``local`` or ``remote``, ``artifacts``, ``signatures`` or ``statics``).
+    storage_request: tuple[str, str] | None = None
 
 
 def cache_headers(seconds: float) -> Headers:
