@@ -300,7 +300,8 @@ def test_decoding_drops_unknown_keys_and_restores_the_reference_order():
     # the /search view of a policy template has no inputs
     assert package.summary["policy_templates"] == [{"name": "t", "title": "T", "description": "D"}]
     assert package.categories == ("web", "no_such_category")
-    assert package.internal is False
+    # "internal" is not written back, but hides the package as a local internal one
+    assert package.internal is True
 
 
 def test_free_form_values_are_go_float64_with_sorted_keys():
