@@ -13,8 +13,11 @@ storage endpoint, a bucket API or a proxy upstream with several faults at once:
 - ``chunkhalf``: a chunked body whose end never comes: one chunk, then close;
 - ``error``: 500 with a text body;
 - ``garbage``: bytes that are not HTTP, then close;
+- ``forward``: passes the request on to ``forward_to`` (``host:port``) and its answer
+  back, so the server can stand between a client and a working store, then fail;
 - anything else: what ``fallback`` names (404 by default), so that a server made with
-  ``FaultServer("stall")`` stalls on ``/search`` too.
+  ``FaultServer("stall")`` stalls on ``/search`` too. ``fallback`` may be changed while
+  the server runs.
 
 ``requests`` counts the requests per word, for single-flight checks.
 """
@@ -56,7 +59,33 @@ class _Handler(socketserver.BaseRequestHandler):
         if word not in _WORDS:
             word = self.server.fallback
         with contextlib.suppress(OSError):  # the client left first
-            self._answer(conn, word)
+            if word == "forward":
+                self._forward(conn, data)
+            else:
+                self._answer(conn, word)
+
+    def _forward(self, conn: socket.socket, data: bytes) -> None:
+        """One request to ``forward_to`` (on a connection of its own) and its answer back."""
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        length = 0
+        kept = [lines[0]]
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+            if name.strip().lower() != b"connection":
+                kept.append(line)
+        while len(body) < length:
+            got = conn.recv(65536)
+            if not got:
+                return
+            body += got
+        host, port = self.server.forward_to.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as upstream:
+            upstream.sendall(b"\r\n".join([*kept, b"Connection: close", b"", b""]) + body)
+            while chunk := upstream.recv(65536):
+                conn.sendall(chunk)
 
     def _answer(self, conn: socket.socket, word: str) -> None:
         stop = self.server.stopping
@@ -104,9 +133,10 @@ class FaultServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, fallback: str = "notfound") -> None:
+    def __init__(self, fallback: str = "notfound", forward_to: str = "") -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fallback = fallback
+        self.forward_to = forward_to
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.requests: collections.Counter[str] = collections.Counter()
