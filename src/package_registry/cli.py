@@ -25,6 +25,7 @@ from package_registry.observability.logging import setup_logging
 from package_registry.packages.limits import LoadLimits
 
 if TYPE_CHECKING:
+    from package_registry.observability.metrics import Metrics
     from package_registry.sources.storage import StorageIndex
 
 log = logging.getLogger("package_registry")
@@ -132,6 +133,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.web.request import CacheTimes, Context
     from package_registry.web.server import ServerOptions, bind, serve
 
+    metrics = Metrics() if settings.metrics_address else None
     storage = None
     if settings.feature_storage_indexer or settings.feature_sql_storage_indexer:
         from package_registry.sources.storage import StorageError
@@ -139,8 +141,11 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         if settings.feature_sql_storage_indexer:
             # Same answers as the SQLite catalogue; the in-memory one is smaller and faster.
             log.info("SQL storage indexer: the storage index is kept in memory, no database")
+        if metrics is not None:  # the reference's name for each indexer, in its series
+            sql = settings.feature_sql_storage_indexer
+            metrics.indexer = "SQLStorageIndexer" if sql else "StorageIndexer"
         try:
-            storage = _open_storage(settings)
+            storage = _open_storage(settings, metrics)
         except (StorageError, ValueError) as err:
             log.critical("Init failed", extra={"error.message": str(err)})
             return 1
@@ -165,9 +170,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     # and keep its pages shared with forked workers.
     gc.collect()
     gc.freeze()
-    metrics = None
-    if settings.metrics_address:
-        metrics = Metrics()
+    if metrics is not None:
         metrics.describe_service(__version__, len(holder.catalog))
         try:
             serve_metrics(settings.metrics_address, exposed_registry(metrics))
@@ -183,7 +186,10 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         log.warning(
             "Technical preview: Proxy mode is an experimental feature and it may be unstable."
         )
-        upstream = Upstream(settings.proxy_to, RetryPolicy().scaled(backoff_scale(os.environ)))
+        policy = RetryPolicy(deadline=settings.outgoing_total_timeout)
+        upstream = Upstream(
+            settings.proxy_to, policy.scaled(backoff_scale(os.environ)), settings.outgoing
+        )
     archives = ArchiveCache()
     ctx = Context(
         cache_times=CacheTimes(
@@ -198,7 +204,11 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         service_name=service_name,
         service_version=__version__,
         upstream=upstream,
-        storage=StorageRelay(settings.storage_endpoint) if storage is not None else None,
+        storage=(
+            StorageRelay(settings.storage_endpoint, settings.outgoing)
+            if storage is not None
+            else None
+        ),
     )
     try:
         sock = bind(settings.address)
@@ -238,13 +248,16 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         log.info("Package registry stopped")
 
 
-def _open_storage(settings: Settings) -> StorageIndex:
+def _open_storage(settings: Settings, metrics: Metrics | None) -> StorageIndex:
     """The storage bucket's index, loaded once (its first update must succeed)."""
+    from package_registry.reloading import update_storage_index
     from package_registry.sources.storage import StorageIndex, open_bucket, parse_bucket_url
 
     location = parse_bucket_url(settings.storage_indexer_bucket_internal)
-    bucket = open_bucket(location, index_file=settings.emulator_index_path)
+    bucket = open_bucket(
+        location, index_file=settings.emulator_index_path, timeouts=settings.outgoing
+    )
     index = StorageIndex(bucket, location, incremental=settings.feature_incremental_updates)
-    index.update()
+    update_storage_index(index, metrics)
     log.info("storage index loaded", extra={"packages": len(index.packages)})
     return index

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,24 @@ log = logging.getLogger("package_registry")
 def catalog_sources(storage: StorageIndex | None, local: LoadOutcome) -> list[list[Package]]:
     """The package lists of a catalog, in precedence order: storage, zips, folders."""
     return ([list(storage.packages)] if storage is not None else []) + local.sources
+
+
+def update_storage_index(storage: StorageIndex, metrics: Metrics | None) -> bool:
+    """``storage.update()``, counted and timed in the storage indexer's series."""
+    from package_registry.sources.storage import StorageError
+
+    started = time.perf_counter()
+    changed = failed = False
+    try:
+        changed = storage.update()
+    except StorageError:
+        failed = True
+        raise
+    finally:
+        if metrics is not None:
+            seconds = time.perf_counter() - started
+            metrics.observe_storage_update(seconds, changed=changed, failed=failed)
+    return changed
 
 
 class CatalogRefresher:
@@ -103,7 +122,7 @@ class CatalogRefresher:
         assert self._storage is not None
         with self._lock:
             try:
-                if not self._storage.update():
+                if not update_storage_index(self._storage, self._metrics):
                     return False
             except StorageError as exc:
                 log.error("can't update index file", extra={"error.message": str(exc)})

@@ -9,6 +9,7 @@ import pytest
 
 from package_registry.config import ConfigError, Settings, UsageRequested, load_settings
 from package_registry.config.flags import FLAGS, Flag, Kind
+from package_registry.config.outgoing import OutgoingTimeouts
 from package_registry.config.settings import CONFIG_KEYS
 
 MINIMAL_CONFIG = "package_paths:\n  - ./packages\n"
@@ -511,6 +512,21 @@ _VALIDATION_ERRORS = [
     ),
     ("idle-timeout-negative", ["-idle-timeout=-1s"], "idle-timeout must not be negative"),
     (
+        "outgoing-connect-zero",
+        ["-outgoing-connect-timeout=0s"],
+        "-outgoing-connect-timeout must be greater than 0s",
+    ),
+    (
+        "outgoing-read-negative",
+        ["-outgoing-read-timeout=-1s"],
+        "-outgoing-read-timeout must be greater than 0s",
+    ),
+    (
+        "outgoing-total-zero",
+        ["-outgoing-total-timeout=0s"],
+        "-outgoing-total-timeout must be greater than 0s",
+    ),
+    (
         "proxy-http",
         [*_PROXY, "-proxy-to=http://upstream.test/"],
         '-proxy-to must use HTTPS (got "http://upstream.test/"); use -proxy-allow-insecure to '
@@ -642,3 +658,17 @@ def test_package_size_limits_from_flags_and_environment() -> None:
     assert settings.package_max_zip_member_size == 8192
     assert settings.package_max_zip_ratio == 50
     assert Settings().package_max_manifest_size == 1 << 20
+
+
+def test_outgoing_timeouts_come_from_flags_and_variables():
+    settings = load(
+        "-outgoing-connect-timeout=2s",
+        "-outgoing-total-timeout=1m30s",
+        env={"EPR_OUTGOING_READ_TIMEOUT": "45s"},
+    )
+    assert (settings.outgoing.connect, settings.outgoing.read, settings.outgoing.total) == (
+        2.0,
+        45.0,
+        90.0,
+    )
+    assert load().outgoing == OutgoingTimeouts(connect=5.0, read=30.0, total=60.0)

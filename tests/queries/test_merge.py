@@ -54,6 +54,19 @@ def test_latest_per_name_uses_plain_semver_order():
     ]
 
 
+def test_upstream_internal_packages_follow_the_local_rule():
+    upstream = [remote("gamma", "1.0.0", internal=True), remote("delta", "1.0.0")]
+    assert keys(merged("all=true", *upstream)) == ["alpha@1.0.0", "beta@0.1.0", "delta@1.0.0"]
+    assert keys(merged("all=true&internal=true", *upstream)) == [
+        "alpha@1.0.0",
+        "beta@0.1.0",
+        "delta@1.0.0",
+        "gamma@1.0.0",
+    ]
+    # Only a JSON true marks a package internal, as only a YAML true does in a manifest.
+    assert remote("gamma", "1.0.0", internal="true").internal is False
+
+
 def test_upstream_duplicates_are_kept_once():
     body = merged("all=true", remote("gamma", "1.0.0"), remote("gamma", "1.0.0", title="Again"))
     assert keys(body) == ["alpha@1.0.0", "beta@0.1.0", "gamma@1.0.0"]

@@ -10,6 +10,7 @@ import asyncio
 import http.server
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -192,6 +193,38 @@ def test_slow_attempts_time_out_and_are_retried(scripted):
     assert len(script.paths) == 2
 
 
+def test_the_total_deadline_bounds_an_attempt_in_flight(scripted):
+    base, script = scripted
+    script.replies = [Reply(delay=5.0)]
+    policy = RetryPolicy(backoff_min=0.001, backoff_max=0.01, timeout=10.0, deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(UpstreamError, match="giving up after"):
+        run(_ask(Upstream(base, policy), "search", ""))
+    assert time.monotonic() - started < 2.5
+
+
+def test_identical_calls_in_flight_are_one_request(scripted):
+    base, script = scripted
+    script.replies = [Reply(body=orjson.dumps([SEARCH_ITEM]), delay=0.3)]
+
+    async def scenario() -> None:
+        upstream = Upstream(base, FAST)
+        try:
+            same = [asyncio.ensure_future(upstream.search("package=nginx")) for _ in range(20)]
+            other = asyncio.ensure_future(upstream.search("package=other"))
+            await asyncio.sleep(0.1)
+            same[0].cancel()  # a client that leaves does not cancel the call for the rest
+            results = await asyncio.gather(*same[1:], other)
+            assert all(len(result) == 1 for result in results)
+            assert sorted(script.paths) == ["/search?package=nginx", "/search?package=other"]
+            await upstream.search("package=nginx")  # done calls are not remembered
+            assert len(script.paths) == 3
+        finally:
+            await upstream.aclose()
+
+    run(scenario())
+
+
 def test_connection_refused_fails_after_every_retry():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -267,7 +300,8 @@ def test_decoding_drops_unknown_keys_and_restores_the_reference_order():
     # the /search view of a policy template has no inputs
     assert package.summary["policy_templates"] == [{"name": "t", "title": "T", "description": "D"}]
     assert package.categories == ("web", "no_such_category")
-    assert package.internal is False
+    # "internal" is not written back, but hides the package as a local internal one
+    assert package.internal is True
 
 
 def test_free_form_values_are_go_float64_with_sorted_keys():

@@ -7,11 +7,13 @@ and ``sample_input`` 0.3.0 (newer than the upstream's 0.2.0).
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import pytest
 
 from package_registry.sources.proxy import BACKOFF_SCALE_VARIABLE
 from tests.conftest import EXAMPLES, EXECUTABLE, Factory, RunningRegistry
+from tests.faultserver import FaultServer
 
 FAST_RETRIES = {BACKOFF_SCALE_VARIABLE: "0.001"}
 CACHE_TIMES = "cache_time.search: 1s\ncache_time.categories: 1s\ncache_time.catch_all: 7s\n"
@@ -310,3 +313,63 @@ def test_plain_http_upstream_needs_allow_insecure(tmp_path):
         '-proxy-to must use HTTPS (got "http://127.0.0.1:9"); use -proxy-allow-insecure to '
         "allow HTTP"
     ) in result.stderr
+
+
+# --- a proxy upstream that stalls or is slow ----------------------------------------------
+
+
+@pytest.fixture
+def stalling() -> Iterator[FaultServer]:
+    with FaultServer("stall") as server:
+        yield server
+
+
+def test_a_stalled_upstream_fails_within_the_outgoing_total_timeout(registry, tmp_path, stalling):
+    proxy = registry(
+        [local_packages(tmp_path / "local")],
+        [
+            *proxy_flags(stalling.url),
+            "-workers=1",
+            "-outgoing-read-timeout=1s",
+            "-outgoing-total-timeout=3s",
+        ],
+    )
+    started = time.monotonic()
+    answer = proxy.get("/search")
+    assert (answer.status_code, answer.text) == (500, "internal server error\n")
+    assert time.monotonic() - started < 6
+    # Local answers never wait for the upstream.
+    assert proxy.get("/package/sample_logs/1.1.0/").json()["title"] == "Local Sample Logs"
+    assert proxy.get("/health").status_code == 200
+
+
+def test_a_down_upstream_fails_within_the_outgoing_total_timeout(registry, tmp_path):
+    proxy = registry(
+        [local_packages(tmp_path / "local")],
+        [
+            *proxy_flags(f"http://127.0.0.1:{_closed_port()}"),
+            "-workers=1",
+            "-outgoing-total-timeout=2s",
+        ],
+    )
+    started = time.monotonic()
+    answer = proxy.get("/categories")
+    assert (answer.status_code, answer.text) == (500, "internal server error\n")
+    assert time.monotonic() - started < 4
+
+
+def test_identical_concurrent_requests_share_one_upstream_call(registry, tmp_path):
+    with FaultServer("slow") as slow:
+        proxy = registry(
+            [local_packages(tmp_path / "local")], [*proxy_flags(slow.url), "-workers=1"]
+        )
+
+        async def burst(path: str) -> list[int]:
+            async with httpx.AsyncClient(timeout=10) as client:
+                answers = await asyncio.gather(*(client.get(proxy.url(path)) for _ in range(50)))
+            return [answer.status_code for answer in answers]
+
+        assert asyncio.run(burst("/search?package=sample_logs")) == [200] * 50
+        assert slow.requests["search"] == 1
+        assert asyncio.run(burst("/categories")) == [200] * 50
+        assert slow.requests["categories"] == 1

@@ -58,6 +58,7 @@ class Group(StrEnum):
     PACKAGES = "Packages"
     STORAGE = "Storage"
     PROXY = "Proxy"
+    OUTGOING = "Outgoing calls"
     FEATURES = "Features"
     OBSERVABILITY = "Observability"
 
@@ -136,6 +137,7 @@ class Flag:
 
 _S, _L, _P = Group.SERVER, Group.LOGGING, Group.PACKAGES
 _ST, _PR, _F, _O = Group.STORAGE, Group.PROXY, Group.FEATURES, Group.OBSERVABILITY
+_OUT = Group.OUTGOING
 
 FLAGS: tuple[Flag, ...] = (
     Flag("version", Kind.BOOL, False, _S, "Print the version and exit."),
@@ -297,6 +299,27 @@ FLAGS: tuple[Flag, ...] = (
         False,
         _PR,
         "Allow a -proxy-to URL that is not https.",
+    ),
+    Flag(
+        "outgoing-connect-timeout",
+        Kind.DURATION,
+        5.0,
+        _OUT,
+        "Longest wait to connect to the storage endpoint, bucket or proxy upstream.",
+    ),
+    Flag(
+        "outgoing-read-timeout",
+        Kind.DURATION,
+        30.0,
+        _OUT,
+        "Longest wait for the next bytes of an upstream answer (bounds relayed downloads).",
+    ),
+    Flag(
+        "outgoing-total-timeout",
+        Kind.DURATION,
+        60.0,
+        _OUT,
+        "Longest a bucket read or proxy request may take, retries included.",
     ),
     Flag(
         "feature-storage-indexer",

@@ -26,6 +26,7 @@ from package_registry.config.goflags import (
     parse_decimal_int,
     parse_duration,
 )
+from package_registry.config.outgoing import OutgoingTimeouts
 
 EMULATOR_BUCKET = "gs://fake-package-storage-internal"
 STORAGE_BUCKET_SCHEMES = ("gs://", "s3://")
@@ -160,6 +161,10 @@ class Settings:
     # Proxy
     proxy_to: str = _flag_default("proxy-to")
     proxy_allow_insecure: bool = _flag_default("proxy-allow-insecure")
+    # Outgoing calls
+    outgoing_connect_timeout: float = _flag_default("outgoing-connect-timeout")
+    outgoing_read_timeout: float = _flag_default("outgoing-read-timeout")
+    outgoing_total_timeout: float = _flag_default("outgoing-total-timeout")
     # Features
     feature_storage_indexer: bool = _flag_default("feature-storage-indexer")
     feature_sql_storage_indexer: bool = _flag_default("feature-sql-storage-indexer")
@@ -185,6 +190,15 @@ class Settings:
     sql_indexer_read_packages_batch_size: int = 2000
     sql_indexer_db_insert_batch_size: int = 500
     emulator_index_path: str = ""
+
+    @property
+    def outgoing(self) -> OutgoingTimeouts:
+        """The ``-outgoing-*-timeout`` flags together, as every outgoing call takes them."""
+        return OutgoingTimeouts(
+            connect=self.outgoing_connect_timeout,
+            read=self.outgoing_read_timeout,
+            total=self.outgoing_total_timeout,
+        )
 
 
 def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
@@ -309,6 +323,9 @@ def _validate_flags(values: Mapping[str, Any]) -> None:
     for name in ("read-header-timeout", "idle-timeout", "shutdown-timeout"):
         if values[name.replace("-", "_")] < 0:
             raise ConfigError(f"{name} must not be negative")
+    for name in ("outgoing-connect-timeout", "outgoing-read-timeout", "outgoing-total-timeout"):
+        if values[FLAGS_BY_NAME[name].attr] <= 0:
+            raise ConfigError(f"-{name} must be greater than 0s")
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")

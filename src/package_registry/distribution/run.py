@@ -23,6 +23,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from package_registry.config.outgoing import OutgoingTimeouts
 from package_registry.distribution.config import (
     Action,
     DistributionConfig,
@@ -36,8 +37,9 @@ from package_registry.packages.versions import Version, VersionError
 FAILED = 255
 #: Downloads running at once.
 PARALLEL_DOWNLOADS = 8
-SEARCH_TIMEOUT = httpx.Timeout(60.0)
-DOWNLOAD_TIMEOUT = httpx.Timeout(300.0, connect=30.0)
+#: The registry's own outgoing limits: a search may take the total, a download may go on
+#: as long as bytes keep arriving within the read timeout.
+TIMEOUTS = OutgoingTimeouts()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,7 @@ async def distribute(config: DistributionConfig) -> int:
         print(f"failed to initialize actions: {err}")
         return FAILED
     try:
-        async with httpx.AsyncClient(timeout=SEARCH_TIMEOUT, follow_redirects=True) as client:
+        async with httpx.AsyncClient(timeout=TIMEOUTS.httpx(), follow_redirects=True) as client:
             try:
                 packages = await collect(client, config)
             except (CollectError, httpx.HTTPError, ValueError) as err:
@@ -142,9 +144,12 @@ def _order(ref: PackageRef) -> tuple[str, bool, Version | None]:
 
 async def _search(client: httpx.AsyncClient, url: str) -> list[dict[str, object]]:
     try:
-        response = await client.get(url)
+        async with asyncio.timeout(TIMEOUTS.total):
+            response = await client.get(url)
     except httpx.HTTPError as err:
         raise CollectError(f"failed to GET {url}: {err}") from None
+    except TimeoutError:
+        raise CollectError(f"failed to GET {url}: no answer within {TIMEOUTS.total:g}s") from None
     if response.status_code != 200:
         raise CollectError(f"failed to GET {url} (status code {response.status_code})")
     try:
@@ -259,7 +264,7 @@ async def _fetch(client: httpx.AsyncClient, address: str, path: str, target: Pat
     url = address.rstrip("/") + "/" + path.lstrip("/")
     partial = target.with_name(target.name + ".partial")
     try:
-        async with client.stream("GET", url, timeout=DOWNLOAD_TIMEOUT) as response:
+        async with client.stream("GET", url) as response:
             if response.status_code != 200:
                 raise DownloadError(f"failed to get {path} (status code {response.status_code})")
             with open(partial, "wb") as out:

@@ -12,6 +12,7 @@ import os
 import socket
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -45,12 +46,7 @@ class Metrics:
         self.indexed_packages = Gauge(
             "number_indexed_packages", "Number of indexed packages", multiprocess_mode="max", **kw
         )
-        self.storage_requests = Counter(
-            "storage_requests_total",
-            "Number of requests to the storage",
-            ("location", "component"),
-            **kw,
-        )
+        self._declare_storage_series(kw)
         self.in_flight = Gauge(
             "in_flight_requests", "Requests being served", multiprocess_mode="livesum", **kw
         )
@@ -72,6 +68,68 @@ class Metrics:
             buckets=SIZE_BUCKETS,
             **kw,
         )
+
+    # --- storage: the bucket index and package files (names, labels, help and buckets
+    # --- as the reference's metrics package declares them) -------------------------------
+
+    #: ``indexer`` label of ``epr_indexer_get_duration_seconds``: the storage indexer in
+    #: use (``StorageIndexer`` or ``SQLStorageIndexer``), ``None`` without one.
+    indexer: str | None = None
+    #: Go's ``prometheus.DefBuckets``, which the reference's latency histograms use.
+    GO_DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+    def _declare_storage_series(self, kw: dict[str, Any]) -> None:
+        self.storage_requests = Counter(
+            "storage_requests_total",
+            "A counter for requests performed to the storage.",
+            ("location", "component"),
+            **kw,
+        )
+        self.storage_update_success = Counter(
+            "storage_indexer_update_index_success_total",
+            "A counter for all the updates index of the cursor that finished successfully "
+            "in the storage indexer.",
+            **kw,
+        )
+        self.storage_update_errors = Counter(
+            "storage_indexer_update_index_error_total",
+            "A counter for all the update index of the cursor that finished with error in "
+            "the storage indexer.",
+            **kw,
+        )
+        self.storage_update_duration = Histogram(
+            "storage_indexer_update_index_duration_seconds",
+            "A histogram of latencies for update index processes run by the storage indexer.",
+            buckets=self.GO_DEFAULT_BUCKETS,
+            **kw,
+        )
+        self.indexer_get_duration = Histogram(
+            "indexer_get_duration_seconds",
+            "A histogram of latencies for get processes run by the indexer.",
+            ("indexer",),
+            buckets=self.GO_DEFAULT_BUCKETS,
+            **kw,
+        )
+
+    def count_storage_request(self, location: str, component: str) -> None:
+        """One package file served: ``location`` is ``local`` or ``remote`` (relayed from
+        the storage endpoint), ``component`` ``artifacts``, ``signatures`` or ``statics``."""
+        self.storage_requests.labels(location, component).inc()
+
+    def observe_storage_update(self, seconds: float, *, changed: bool, failed: bool) -> None:
+        """One update of the storage index: a success only when it loaded a new cursor."""
+        self.storage_update_duration.observe(seconds)
+        if failed:
+            self.storage_update_errors.inc()
+        elif changed:
+            self.storage_update_success.inc()
+
+    def observe_indexer_get(self, seconds: float) -> None:
+        """One request that asked the storage indexer's catalog for packages."""
+        if self.indexer is not None:
+            self.indexer_get_duration.labels(self.indexer).observe(seconds)
+
+    # --- HTTP -------------------------------------------------------------------------------
 
     def describe_service(self, version: str, packages: int) -> None:
         self.service_info.labels(version=version, instance=socket.gethostname() or "localhost").set(

@@ -154,6 +154,11 @@ def package_from_json(obj: Any) -> Package:
     Both are decoded into the full model, as the reference does: the ``/search`` view
     (base policy templates and data streams) is derived from it, so a search item and
     the full document of the same package give the same ``summary``.
+
+    ``"internal": true`` (as the reference wrote it before it stopped hiding internal
+    packages) marks the package internal, so storage and upstream packages are hidden
+    from ``/search`` by the same rule as local ones; any other value hides nothing, as
+    for a manifest.
     """
     if not isinstance(obj, dict):
         raise _mismatch(obj, "Package", "packages.Package")
@@ -170,7 +175,7 @@ def package_from_json(obj: Any) -> Package:
         runtime = runtime_fields(record)
     except RuntimeFieldError as exc:
         raise JsonModelError(f"{record['name']}: {exc}") from None
-    return package_of(record, runtime, internal=False, files=None)
+    return package_of(record, runtime, internal=obj.get("internal") is True, files=None)
 
 
 def _parse(data: bytes) -> Any:

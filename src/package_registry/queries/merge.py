@@ -26,12 +26,16 @@ __all__ = ["merge_categories", "merge_search"]
 _Item = tuple[str, str, Version, bytes]
 
 
-def _join(local: Iterable[_Item], remote: Sequence[Package]) -> list[_Item]:
-    """Local items, then each upstream package whose name and version are not there yet."""
+def _join(local: Iterable[_Item], remote: Sequence[Package], internal: bool) -> list[_Item]:
+    """Local items, then each upstream package whose name and version are not there yet.
+
+    Upstream packages marked internal are left out unless ``internal`` (the query's
+    ``internal=true``), the rule the local selection follows too.
+    """
     items = list(local)
     seen = {(name, version) for name, version, _, _ in items}
     for package in remote:
-        if package.key in seen:
+        if package.key in seen or (package.internal and not internal):
             continue
         seen.add(package.key)
         fragment = indent_fragment(render_json(package.summary))
@@ -60,6 +64,7 @@ def merge_search(query: SearchQuery, local: Iterable[Entry], remote: Sequence[Pa
             for entry in local
         ),
         remote,
+        query.internal,
     )
     if not query.all:
         items = _latest(items)

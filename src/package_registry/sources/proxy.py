@@ -6,7 +6,13 @@ go to the origin of ``-proxy-to`` (scheme and host; a path prefix is ignored, as
 reference). Each attempt has a 10 s budget; an attempt is retried, with exponential
 back-off from 1 s to 15 s (``Retry-After`` honoured on 429 and 503), after a connection
 error, a 429, a 5xx other than 501, or a 2xx whose ``Content-Type`` is not JSON and that
-has no ``Location``. Every failure ends as ``UpstreamError``, whose text says why.
+has no ``Location``. The outgoing timeouts bound connecting, each wait for bytes, and
+the whole request with its retries (``-outgoing-total-timeout``). Every failure ends as
+``UpstreamError``, whose text says why.
+
+Identical requests that arrive while one is in flight wait for that one instead of
+asking again (single-flight, per worker): a burst of the same ``/search`` costs the
+upstream one request, after which the answer caches of the routes take over.
 
 The HTTP client (httpx) is asynchronous and made lazily inside the running event loop:
 workers are forked after start-up, and each one gets its own client and connection pool.
@@ -21,11 +27,12 @@ import logging
 import os
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from package_registry import __version__
+from package_registry.config.outgoing import OutgoingTimeouts
 from package_registry.gotext import escape_path
 from package_registry.packages.jsonmodel import (
     JsonModelError,
@@ -64,7 +71,7 @@ class RetryPolicy:
     #: Back-off before retry ``n`` (from 0) is ``backoff_min * 2**n``, capped at ``backoff_max``.
     backoff_min: float = 1.0
     backoff_max: float = 15.0
-    #: Seconds all attempts of one request may take together; no retry starts after it.
+    #: Seconds all attempts of one request may take together (``-outgoing-total-timeout``).
     deadline: float = 60.0
 
     def scaled(self, factor: float) -> RetryPolicy:
@@ -124,15 +131,24 @@ def _retry_reason(response: httpx.Response) -> str | None:
 class Upstream:
     """The ``-proxy-to`` registry; one instance per process, shared by all requests."""
 
-    def __init__(self, proxy_to: str, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        proxy_to: str,
+        policy: RetryPolicy | None = None,
+        timeouts: OutgoingTimeouts | None = None,
+    ) -> None:
         parts = urllib.parse.urlsplit(proxy_to)
         #: ``scheme://[user@]host[:port]``: where requests go.
         self.origin = f"{parts.scheme}://{parts.netloc}"
         #: ``scheme://host[:port]``: where clients are redirected (no credentials).
         self.public_origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
         self.policy = policy or RetryPolicy()
+        #: Connect and read limits of each attempt (the total is ``policy.deadline``).
+        self.timeouts = timeouts or OutgoingTimeouts()
         self._client: httpx.AsyncClient | None = None
         self._client_owner: tuple[int, int] | None = None
+        #: Calls in flight by what they ask, for the running loop's client.
+        self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}
 
     def __repr__(self) -> str:
         return f"<Upstream {self.public_origin}>"
@@ -147,14 +163,35 @@ class Upstream:
         if self._client is None or self._client_owner != owner:
             self._client = httpx.AsyncClient(
                 follow_redirects=True,
-                timeout=httpx.Timeout(self.policy.timeout),
+                timeout=self.timeouts.httpx(),
                 limits=httpx.Limits(
                     max_connections=100, max_keepalive_connections=100, keepalive_expiry=90
                 ),
                 headers={"user-agent": f"package-registry/{__version__}"},
             )
             self._client_owner = owner
+            self._in_flight = {}
         return self._client
+
+    async def _shared(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``'s result, asked once for all callers with the same ``key`` while
+        it is in flight. A caller that gives up (its client left) does not cancel the
+        call for the others."""
+        self._http()  # binds the in-flight table to this process and loop
+        in_flight = self._in_flight
+        future = in_flight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(call())
+            in_flight[key] = future
+
+            def forget(done: asyncio.Future[Any]) -> None:
+                if in_flight.get(key) is done:
+                    del in_flight[key]
+                if not done.cancelled():
+                    done.exception()  # retrieved here, so no waiter is required
+
+            future.add_done_callback(forget)
+        return await asyncio.shield(future)
 
     async def aclose(self) -> None:
         """Close the client of the running loop, if one was made."""
@@ -176,8 +213,9 @@ class Upstream:
         reason = ""
         for attempt in range(policy.retries + 1):
             retry_after = None
+            left = policy.deadline - (time.monotonic() - started)
             try:
-                async with asyncio.timeout(policy.timeout):
+                async with asyncio.timeout(min(policy.timeout, left)):
                     response = await client.get(url)
             except httpx.InvalidURL as exc:
                 raise UpstreamError(f"GET {url}: {exc}") from None
@@ -193,6 +231,7 @@ class Upstream:
                 break
             delay = policy.backoff(attempt, retry_after)
             if time.monotonic() - started + delay >= policy.deadline:
+                reason += " (outgoing total timeout reached)"
                 break
             log.debug(
                 "proxy mode: retrying upstream request",
@@ -211,11 +250,17 @@ class Upstream:
 
     async def search(self, raw_query: str) -> list[Package]:
         """The upstream ``/search`` answer for the same raw query, decoded."""
-        return await self._decoded("/search", raw_query, decode_packages)
+        return await self._shared(
+            ("/search", raw_query),
+            lambda: self._decoded("/search", raw_query, decode_packages),
+        )
 
     async def categories(self, raw_query: str) -> list[RemoteCategory]:
         """The upstream ``/categories`` answer for the same raw query, decoded."""
-        return await self._decoded("/categories", raw_query, decode_categories)
+        return await self._shared(
+            ("/categories", raw_query),
+            lambda: self._decoded("/categories", raw_query, decode_categories),
+        )
 
     async def _decoded(self, route: str, raw_query: str, decode: Callable[[bytes], T]) -> T:
         """``route`` asked with ``raw_query``; its JSON decoded by ``decode``."""
@@ -228,6 +273,9 @@ class Upstream:
 
     async def package(self, name: str, version: str) -> Package | None:
         """The upstream package ``name``/``version``; ``None`` if the upstream has none."""
+        return await self._shared(("/package", name, version), lambda: self._package(name, version))
+
+    async def _package(self, name: str, version: str) -> Package | None:
         path = escape_path(f"/package/{name}/{version}/")
         response = await self.get(path)
         if response.status_code == 404:

@@ -10,6 +10,9 @@ end up in logs that operators search.
 The index reads the bucket through ``Bucket``, so the same logic serves Cloud Storage
 (``gs://``, the reference's only store) and S3 (``s3://``). The client libraries load
 only when ``open_bucket`` builds a client, so the registry starts without them otherwise.
+Every read is bounded by the outgoing timeouts (connect, read, and a total for the
+read with its retries), so a stalled store fails the update instead of hanging the
+poller; the last good index keeps serving.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from package_registry.config.outgoing import OutgoingTimeouts
 from package_registry.packages.jsonmodel import JsonModelError, package_from_json
 from package_registry.packages.model import Package
 from package_registry.packages.records import with_deprecation
@@ -115,15 +120,25 @@ class Bucket(Protocol):
 class GcsBucket:
     """A Cloud Storage bucket, read with ``google-cloud-storage``."""
 
-    def __init__(self, client: storage.Client, name: str) -> None:
+    def __init__(
+        self, client: storage.Client, name: str, timeouts: OutgoingTimeouts | None = None
+    ) -> None:
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        timeouts = timeouts or OutgoingTimeouts()
         self._client = client
         self._bucket = client.bucket(name)
+        #: Per request: (connect, read) seconds; retries stop after the total.
+        self._timeout = (timeouts.connect, timeouts.read)
+        self._retry = DEFAULT_RETRY.with_deadline(timeouts.total)
 
     def read(self, name: str) -> bytes:
         from google.api_core.exceptions import NotFound
 
         try:
-            return self._bucket.blob(name).download_as_bytes()
+            return self._bucket.blob(name).download_as_bytes(
+                timeout=self._timeout, retry=self._retry
+            )
         except NotFound:
             raise _ObjectMissing(_MISSING) from None
         except _gcs_errors() as exc:
@@ -131,7 +146,9 @@ class GcsBucket:
 
     def folders(self, prefix: str) -> list[str]:
         try:
-            listing = self._client.list_blobs(self._bucket, prefix=prefix, delimiter="/")
+            listing = self._client.list_blobs(
+                self._bucket, prefix=prefix, delimiter="/", timeout=self._timeout, retry=self._retry
+            )
             return [
                 folder[len(prefix) :].rstrip("/")
                 for page in listing.pages
@@ -150,15 +167,33 @@ def _gcs_errors() -> tuple[type[Exception], ...]:
 
 
 class S3Bucket:
-    """An S3 bucket (or one of an S3-compatible server such as MinIO), read with ``boto3``."""
+    """An S3 bucket (or one of an S3-compatible server such as MinIO), read with ``boto3``.
 
-    def __init__(self, client: BaseClient, name: str) -> None:
+    The client's own connect and read timeouts bound each request (see ``_s3_client``);
+    a body is read in chunks so that a trickling answer also stops at the total.
+    """
+
+    #: Bytes read from an object's body at a time.
+    CHUNK = 1 << 20
+
+    def __init__(
+        self, client: BaseClient, name: str, timeouts: OutgoingTimeouts | None = None
+    ) -> None:
         self._client = client
         self._name = name
+        self._total = (timeouts or OutgoingTimeouts()).total
 
     def read(self, name: str) -> bytes:
+        deadline = time.monotonic() + self._total
         try:
-            return self._client.get_object(Bucket=self._name, Key=name)["Body"].read()
+            body = self._client.get_object(Bucket=self._name, Key=name)["Body"]
+            chunks = []
+            with body:
+                while chunk := body.read(self.CHUNK):
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        raise StorageError(f"read timeout: more than {self._total:g}s")
+            return b"".join(chunks)
         except self._client.exceptions.NoSuchKey:
             raise _ObjectMissing(_MISSING) from None
         except _s3_errors() as exc:
@@ -210,7 +245,9 @@ class IndexFileBucket:
         return [self.REVISION] if prefix == f"{_METADATA}/" else []
 
 
-def open_bucket(location: BucketLocation, *, index_file: str = "") -> Bucket:
+def open_bucket(
+    location: BucketLocation, *, index_file: str = "", timeouts: OutgoingTimeouts | None = None
+) -> Bucket:
     """A client of the bucket at ``location``, configured from the environment; with
     ``index_file`` (``EPR_EMULATOR_INDEX_PATH``), that file as the bucket's only index.
 
@@ -222,9 +259,10 @@ def open_bucket(location: BucketLocation, *, index_file: str = "") -> Bucket:
     """
     if index_file:
         return IndexFileBucket(index_file)
+    timeouts = timeouts or OutgoingTimeouts()
     if location.scheme == "s3":
-        return S3Bucket(_s3_client(), location.bucket)
-    return GcsBucket(_gcs_client(), location.bucket)
+        return S3Bucket(_s3_client(timeouts), location.bucket, timeouts)
+    return GcsBucket(_gcs_client(), location.bucket, timeouts)
 
 
 def _gcs_client() -> storage.Client:
@@ -239,11 +277,17 @@ def _gcs_client() -> storage.Client:
         raise StorageError(str(exc)) from None
 
 
-def _s3_client() -> BaseClient:
+def _s3_client(timeouts: OutgoingTimeouts) -> BaseClient:
     import boto3
+    from botocore.config import Config
 
+    config = Config(
+        connect_timeout=timeouts.connect,
+        read_timeout=timeouts.read,
+        retries={"mode": "standard", "total_max_attempts": 3},
+    )
     try:
-        return boto3.client("s3")
+        return boto3.client("s3", config=config)
     except _s3_errors() as exc:
         raise StorageError(str(exc)) from None
 

@@ -28,7 +28,7 @@ from package_registry.web.fastpath import Recorder, Replayed
 from package_registry.web.filecache import FileCache
 from package_registry.web.offload import chunks_of
 from package_registry.web.request import Context, Request
-from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, Response
+from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, AsyncBody, Response
 from package_registry.web.routes.downloads import DownloadRoutes
 from package_registry.web.routes.info import InfoRoutes
 from package_registry.web.routes.packages import PackageRoutes
@@ -46,6 +46,10 @@ FILE_CHUNK = 256 * 1024
 #: Routing results kept per worker, keyed by (path, query); cleared when full.
 ROUTE_MEMO_SIZE = 4096
 NOT_FOUND_PAGE = Response(404, [*NO_CACHE, TEXT_TYPE, NOSNIFF], b"404 page not found\n")
+#: Routes whose handlers ask the catalog for packages (the reference's indexer ``Get``).
+INDEXER_ROUTES = frozenset(
+    ("search", "categories", "package_index", "static", "artifact", "signature")
+)
 
 
 class RegistryApp:
@@ -90,6 +94,8 @@ class RegistryApp:
                 signature=downloads.signature_with_proxy,
             )
         self._async = {name for name, h in self._handlers.items() if inspect.iscoroutinefunction(h)}
+        #: Whether requests asking the catalog are timed as the storage indexer's gets.
+        self._indexer_gets = metrics is not None and metrics.indexer is not None
         self._routes: dict[tuple[str, str], router.Match | router.Redirect | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -179,9 +185,17 @@ class RegistryApp:
             )
             name = found.route.name
             handler = self._handlers[name]
+            timed = self._indexer_gets and name in INDEXER_ROUTES
+            started = time.perf_counter() if timed else 0.0
             result = handler(request)
             response = await result if name in self._async else result  # type: ignore[misc]
             template = found.route.template
+            metrics = self.metrics
+            if metrics is not None:
+                if timed:
+                    metrics.observe_indexer_get(time.perf_counter() - started)
+                if response.storage_request is not None:
+                    metrics.count_storage_request(*response.storage_request)
         response.headers.append(CORS)
         return response, template
 
@@ -203,13 +217,19 @@ class RegistryApp:
         if _content_length(response) != len(response.body):
             return
         generation = self.ctx.holder.current.catalog.generation
-        replayed = self._replayed(path, query, target, template, logged)
+        replayed = self._replayed(path, query, target, template, logged, response.storage_request)
         record(
             200, headers, response.body, response.revalidate, generation, self._generation, replayed
         )
 
     def _replayed(
-        self, path: str, query: str, target: bytes, template: str, logged: bool
+        self,
+        path: str,
+        query: str,
+        target: bytes,
+        template: str,
+        logged: bool,
+        storage_request: tuple[str, str] | None,
     ) -> Replayed | None:
         """Metrics and the request line for a replayed answer (``None``: nothing to do)."""
         metrics = self.metrics
@@ -229,6 +249,8 @@ class RegistryApp:
             if metrics is not None:
                 received = request_size(method, target, http_version, headers)
                 metrics.observe_request(method, template, 200, seconds, sent, received)
+                if storage_request is not None:
+                    metrics.count_storage_request(*storage_request)
             trace = None
             if tracing is not None:
                 trace = tracing.replayed(method, template, path, query, headers, seconds)
@@ -287,7 +309,7 @@ def _content_length(response: Response) -> int | None:
         return None
     if response.length is not None:
         return response.length
-    if response.stream is not None or response.file_path:
+    if response.stream is not None or response.file_path or response.body_stream is not None:
         return None
     return len(response.body)
 
@@ -298,6 +320,9 @@ async def _write_asgi(method: str, receive: Receive, send: Send, response: Respo
     length = _content_length(response)
     if length is not None:
         headers = [*headers, (b"content-length", b"%d" % length)]
+    if response.body_stream is not None:
+        start = {"type": "http.response.start", "status": response.status, "headers": headers}
+        return await _send_relayed(method, receive, send, start, response.body_stream)
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if method == "HEAD" or response.status == 304:
         await send({"type": "http.response.body", "body": b""})
@@ -314,17 +339,10 @@ async def _send_stream(receive: Receive, send: Send, body: Iterator[bytes]) -> i
     """A streamed body, read off the event loop; reading stops when the client goes
     away (the server would drop what is sent after), so no thread keeps inflating a
     zip member for nobody."""
-    gone = asyncio.Event()
-
-    async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        gone.set()
-
-    watcher = asyncio.create_task(watch())
+    watcher = asyncio.ensure_future(_disconnected(receive))
     total = 0
     try:
-        async with aclosing(chunks_of(body, gone.is_set)) as chunks:
+        async with aclosing(chunks_of(body, watcher.done)) as chunks:
             async for chunk in chunks:
                 total += len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -332,6 +350,39 @@ async def _send_stream(receive: Receive, send: Send, body: Iterator[bytes]) -> i
     finally:
         watcher.cancel()
     return total
+
+
+async def _send_relayed(
+    method: str, receive: Receive, send: Send, start: dict[str, Any], body: AsyncBody
+) -> int:
+    """A body read from another server, passed on chunk by chunk as the client takes it
+    (``send`` waits while the client's buffer is full).
+
+    A source that fails mid-body raises, and the server then drops the connection
+    instead of ending the body. A client that goes away stops the transfer at once.
+    """
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await send(start)
+        total = 0
+        if method != "HEAD":
+            async for chunk in body:
+                if gone.done():
+                    return total
+                if chunk:
+                    total += len(chunk)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return total
+    finally:
+        gone.cancel()
+        await body.aclose()
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has closed the connection."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _send_file(send: Send, path: str) -> int:

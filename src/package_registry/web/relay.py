@@ -5,31 +5,71 @@ their zip, signature and static files live under ``-storage-endpoint``. As in th
 reference they are relayed, not redirected: a new request with the same method and no
 client headers, the upstream status and body passed on unchanged, and of its headers
 only ``Content-Length``, ``Content-Type``, ``Last-Modified`` and ``Date`` copied when the
-answer does not set them already. A storage that cannot be reached is a 500. The body is
-read whole before it is passed on (package zips are a few MB), so a failed transfer is
-a 500 rather than a truncated download.
+answer does not set them already.
+
+The body is streamed chunk by chunk as it arrives, so a relayed download holds one
+chunk in memory, whatever its size. A storage that cannot be reached, or that does not
+answer within the outgoing timeouts before its first byte, is a 500
+``error from package-storage server``. Once the answer has started, a transfer that
+breaks or stalls longer than the read timeout aborts the client connection
+(``UpstreamBroken``): the client sees a failed download, never a short one that looks
+complete.
 """
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
+from collections.abc import AsyncIterator
 
 import httpx
 
+from package_registry.config.outgoing import OutgoingTimeouts
 from package_registry.gotext import escape_path
 from package_registry.web.responses import Headers, Response, text_error
 
+log = logging.getLogger("package_registry.storage")
+
 #: The upstream headers an answer takes over (when it has none of that name).
 RELAYED = ("content-type", "last-modified", "date")
-#: Connecting may take this long; a transfer has no overall limit (large zips, slow links).
-TIMEOUT = httpx.Timeout(None, connect=20.0)
+#: Statuses whose answers have no body to relay.
+_NO_BODY = frozenset({204, 304})
+
+
+class UpstreamBroken(Exception):
+    """The storage endpoint failed after its answer started: the client connection must
+    be dropped, since the status and length are already sent."""
+
+
+class RelayedBody:
+    """The body of one upstream answer, read as the client takes it; ``aclose`` frees
+    the upstream connection whether or not the body was read."""
+
+    def __init__(self, upstream: httpx.Response) -> None:
+        self._upstream = upstream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._upstream.aiter_bytes():
+                yield chunk
+        except httpx.HTTPError as exc:
+            url = str(self._upstream.request.url)
+            log.error(
+                "error from package-storage server while relaying",
+                extra={"url.full": url, "error.message": f"{type(exc).__name__}: {exc}"},
+            )
+            raise UpstreamBroken(f"{url}: {type(exc).__name__}") from None
+
+    async def aclose(self) -> None:
+        await self._upstream.aclose()
 
 
 class StorageRelay:
     """Asks ``endpoint`` for storage packages' files; one HTTP client per worker."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, timeouts: OutgoingTimeouts | None = None) -> None:
         self.endpoint = endpoint
+        self.timeouts = timeouts or OutgoingTimeouts()
         #: Made on first use, inside the worker process that serves (never before fork).
         self._client: httpx.AsyncClient | None = None
 
@@ -47,12 +87,24 @@ class StorageRelay:
         return folder + escape_path(file)
 
     async def relay(self, method: str, url: str, headers: Headers) -> Response:
-        """``url``'s answer to ``method``, with ``headers`` (the route's) kept first."""
+        """``url``'s answer to ``method``, with ``headers`` (the route's) kept first.
+
+        The status and headers are awaited here (bounded by the connect and read
+        timeouts); the body is left to stream when the response is written.
+        """
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=TIMEOUT)
+            # Go's client asks for gzip only and decodes it; so does this one.
+            self._client = httpx.AsyncClient(
+                timeout=self.timeouts.httpx(), headers={"accept-encoding": "gzip"}
+            )
+        client = self._client
         try:
-            upstream = await self._client.request(method, url)
-        except httpx.HTTPError:
+            upstream = await client.send(client.build_request(method, url), stream=True)
+        except httpx.HTTPError as exc:
+            log.error(
+                "error from package-storage server",
+                extra={"url.full": url, "error.message": f"{type(exc).__name__}: {exc}"},
+            )
             return text_error(500, "error from package-storage server", headers)
         out = list(headers)
         present = {name for name, _ in out}
@@ -61,7 +113,10 @@ class StorageRelay:
             if value is not None and name.encode() not in present:
                 out.append((name.encode(), value.encode("latin-1")))
         length = None
-        if method == "HEAD" and "content-encoding" not in upstream.headers:
-            declared = upstream.headers.get("content-length", "")
-            length = int(declared) if declared.isdigit() else None
-        return Response(upstream.status_code, out, upstream.content, length=length)
+        declared = upstream.headers.get("content-length", "")
+        if "content-encoding" not in upstream.headers and declared.isdigit():
+            length = int(declared)  # a decoded body's length is unknown: sent chunked
+        if method == "HEAD" or upstream.status_code in _NO_BODY:
+            await upstream.aclose()
+            return Response(upstream.status_code, out, length=length)
+        return Response(upstream.status_code, out, length=length, body_stream=RelayedBody(upstream))

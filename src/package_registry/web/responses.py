@@ -13,10 +13,10 @@ import functools
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_tz
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -30,12 +30,25 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 NO_CACHE: Headers = [(b"cache-control", b"max-age=0"), (b"cache-control", b"private, no-store")]
 
 
+class AsyncBody(Protocol):
+    """A body that arrives from elsewhere while it is sent (a relayed download).
+
+    Iterating may raise when the source fails half-way; ``aclose`` releases the source
+    and is always called once the answer is written or abandoned.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(slots=True)
 class Response:
-    """A complete answer: status, headers and one of three body forms.
+    """A complete answer: status, headers and one of four body forms.
 
     ``file_path`` lets the server send a whole file without copying it through Python
-    (ASGI ``pathsend``); ``stream`` yields chunks for everything that is not in memory.
+    (ASGI ``pathsend``); ``stream`` yields chunks for everything that is not in memory;
+    ``body_stream`` yields chunks as another server sends them.
     """
 
     status: int
@@ -43,6 +56,7 @@ class Response:
     body: bytes = b""
     stream: Callable[[], Iterator[bytes]] | None = None
     file_path: str | None = None
+    body_stream: AsyncBody | None = None
     #: Bytes the body will have, for ``Content-Length`` (``None``: chunked).
     length: int | None = None
     #: A 200 whose bytes depend only on the request target, the catalog snapshot and gzip
@@ -50,6 +64,9 @@ class Response:
     replayable: bool = False
     #: The body was read from a file that may change on disk: replays are kept short.
     revalidate: bool = False
+    #: A package file served, as ``epr_storage_requests_total`` counts it:
+    #: (``local`` or ``remote``, ``artifacts``, ``signatures`` or ``statics``).
+    storage_request: tuple[str, str] | None = None
 
 
 def cache_headers(seconds: float) -> Headers:

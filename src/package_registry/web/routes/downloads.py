@@ -80,7 +80,10 @@ class DownloadRoutes:
             if storage is None or suffix == ".tar.gz":
                 return found  # known here, only without files
             url = storage.artifact_url(name, version, suffix)
-            return await storage.relay(request.method, url, self._headers)
+            relayed = await storage.relay(request.method, url, self._headers)
+            component = "artifacts" if suffix == ".zip" else "signatures"
+            relayed.storage_request = ("remote", component)
+            return relayed
         upstream = self._ctx.upstream
         if upstream is None:
             return found
@@ -105,6 +108,11 @@ class DownloadRoutes:
         return await self._artifact(request, package)
 
     async def _artifact(self, request: Request, package: Package) -> Response:
+        response = await self._artifact_file(request, package)
+        response.storage_request = ("local", "artifacts")
+        return response
+
+    async def _artifact_file(self, request: Request, package: Package) -> Response:
         files = package.files
         assert files is not None
         headers = list(self._headers)
@@ -177,8 +185,11 @@ class DownloadRoutes:
             # reference's stat error would be a 500, a missing file is a 404 here.
             return not_found("signature file not found")
         except OSError:
-            return internal_error()
-        return serve_content(request.method, request.headers, content, headers)
+            response = internal_error()
+        else:
+            response = serve_content(request.method, request.headers, content, headers)
+        response.storage_request = ("local", "signatures")
+        return response
 
 
 def _whole_file(content: Content, headers: list[tuple[bytes, bytes]]) -> Response:

@@ -134,7 +134,9 @@ class PackageRoutes:
             known = self._ctx.holder.current.catalog.lookup(name, version)
             if known is not None and known.files is None:
                 url = storage.static_url(name, version, request.params["file"])
-                return await storage.relay(request.method, url, self._file_headers)
+                relayed = await storage.relay(request.method, url, self._file_headers)
+                relayed.storage_request = ("remote", "statics")
+                return relayed
         found = await self._remote(request)
         if found is None:
             return self.static(request)
@@ -190,7 +192,9 @@ class PackageRoutes:
             path=None if data is not None else files.local_path(relpath),
             data=data,
         )
-        return serve_content(request.method, request.headers, content, headers)
+        response = serve_content(request.method, request.headers, content, headers)
+        response.storage_request = ("local", "statics")
+        return response
 
 
 def _read_all(files: PackageFiles, relpath: str) -> bytes:
