@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -186,3 +187,32 @@ def test_distribution_build_fails_on_an_invalid_package(distribution_context: Pa
     engine("rmi", "-f", tag, check=False)
     assert built.returncode != 0
     assert "invalid package" in built.stdout + built.stderr
+
+
+def compose_command() -> list[str]:
+    if ENGINE == "docker":
+        return ["docker", "compose"]
+    return [str(Path(sys.executable).parent / "podman-compose")]
+
+
+def test_compose_serves_a_watched_folder(tmp_path: Path):
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    port = free_port()
+    project = f"package-registry-test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PORT": str(port), "PACKAGES": str(packages), "IMAGE": IMAGE}
+    compose = [*compose_command(), "-p", project, "-f", str(ROOT / "deploy" / "compose.yaml")]
+    up = subprocess.run([*compose, "up", "-d"], env=env, capture_output=True, text=True)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        container = Container(project, f"http://127.0.0.1:{port}", time.monotonic())
+        container.wait_healthy()
+        assert container.get("/search").json() == []
+        # The watcher picks up packages copied into the mounted folder.
+        shutil.copytree(EXAMPLES / "sample_logs", packages / "sample_logs")
+        deadline = time.monotonic() + 20
+        while container.get("/search").json() == [] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert {item["name"] for item in container.get("/search").json()} == {"sample_logs"}
+    finally:
+        subprocess.run([*compose, "down", "-t", "10"], env=env, capture_output=True, timeout=60)
