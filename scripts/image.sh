@@ -58,7 +58,7 @@ build)
 	;;
 test)
 	build
-	.venv/bin/python -m pytest -q -p no:cacheprovider deploy/tests
+	.venv/bin/python -m pytest -q -s -p no:cacheprovider deploy/tests
 	size
 	;;
 *)
