@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ADDRESS ?= localhost:8080
 SHARED ?= ../shared
+IMAGE ?= localhost/package-registry
 
-.PHONY: run test test-uvicorn-lowest check lint format conformance bench clean
+.PHONY: run test test-uvicorn-lowest check lint format conformance bench image image-test clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +33,23 @@ test-uvicorn-lowest:
 
 ## Lint and format checks.
 check: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench deploy
+	$(BIN)/ruff format --check src tests bench deploy
 
 format: $(BIN)/.installed
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench deploy
+	$(BIN)/ruff check --fix src tests bench deploy
+
+## Build the container image $(IMAGE) (docker if a daemon answers, else buildah; see
+## scripts/image.sh). Where buildah is used, scripts/container-env.sh installs it and podman
+## and makes the Debian base image locally.
+image:
+	IMAGE=$(IMAGE) scripts/image.sh build
+
+## Build the image, then run deploy/tests/ against it (health, search, SIGTERM, a
+## distribution image); prints the image size.
+image-test: $(BIN)/.installed
+	IMAGE=$(IMAGE) scripts/image.sh test
 
 ## The reference's black-box conformance kit (needs $(SHARED)/conformance).
 conformance: $(BIN)/.installed

@@ -20,13 +20,14 @@ from package_registry import __version__
 from package_registry.config import ConfigError, Settings, UsageRequested, load_settings
 from package_registry.config.flags import CPUS
 from package_registry.config.goflags import format_duration
-from package_registry.loading import LoadOutcome, load_local_packages
 from package_registry.observability.logging import setup_logging
 from package_registry.packages.limits import LoadLimits
 
 if TYPE_CHECKING:
+    from package_registry.loading import LoadOutcome
     from package_registry.observability.metrics import Metrics
     from package_registry.sources.storage import StorageIndex
+    from package_registry.web.relay import StorageRelay
 
 log = logging.getLogger("package_registry")
 
@@ -45,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.version:
         print(f"Elastic Package Registry version {__version__}")
         return 0
+    if settings.health_check:
+        # Run every few seconds by container runtimes: no logging set-up, no package code.
+        from package_registry.health_check import probe
+
+        return probe(settings.address, tls=bool(settings.tls_cert and settings.tls_key))
     service_name = os.environ.get("ELASTIC_APM_SERVICE_NAME") or "package-registry"
     setup_logging(settings.log_level, settings.log_type, service_name, __version__)
     _log_configuration(settings)
@@ -76,6 +82,9 @@ def _log_configuration(settings: Settings) -> None:
 
 
 def _load(settings: Settings) -> LoadOutcome:
+    # Imported here so that -health-check and -version stay quick to start.
+    from package_registry.loading import load_local_packages
+
     return load_local_packages(
         settings.package_paths,
         validate=not settings.disable_package_validation,
@@ -129,7 +138,6 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         effective_max_connections,
         raise_open_file_limit,
     )
-    from package_registry.web.relay import StorageRelay
     from package_registry.web.request import CacheTimes, Context
     from package_registry.web.server import ServerOptions, bind, serve
 
@@ -204,11 +212,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         service_name=service_name,
         service_version=__version__,
         upstream=upstream,
-        storage=(
-            StorageRelay(settings.storage_endpoint, settings.outgoing)
-            if storage is not None
-            else None
-        ),
+        storage=_storage_relay(settings) if storage is not None else None,
     )
     try:
         sock = bind(settings.address)
@@ -246,6 +250,13 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     finally:
         archives.close()
         log.info("Package registry stopped")
+
+
+def _storage_relay(settings: Settings) -> StorageRelay:
+    # httpx (and the rich and pygments it pulls in) is imported only by registries that relay.
+    from package_registry.web.relay import StorageRelay
+
+    return StorageRelay(settings.storage_endpoint, settings.outgoing)
 
 
 def _open_storage(settings: Settings, metrics: Metrics | None) -> StorageIndex:

@@ -155,6 +155,14 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag("dry-run", Kind.BOOL, False, _S, "Load every package, then exit without serving."),
     Flag(
+        "health-check",
+        Kind.BOOL,
+        False,
+        _S,
+        "GET /health of the registry at -address, then exit 0 if it answered 200, else 1 "
+        "(container health checks).",
+    ),
+    Flag(
         "allow-unknown-query-parameters",
         Kind.BOOL,
         True,

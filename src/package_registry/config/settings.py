@@ -135,6 +135,7 @@ class Settings:
     tls_key: str = _flag_default("tls-key")
     tls_min_version: str | None = _flag_default("tls-min-version")
     dry_run: bool = _flag_default("dry-run")
+    health_check: bool = _flag_default("health-check")
     allow_unknown_query_parameters: bool = _flag_default("allow-unknown-query-parameters")
     workers: int = _flag_default("workers")
     read_header_timeout: float = _flag_default("read-header-timeout")
