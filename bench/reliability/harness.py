@@ -184,18 +184,11 @@ class Registry:
         """Bytes under the registry's ``TMPDIR`` (where its archive cache lives)."""
         return folder_bytes(self.tmp) / 2**20
 
-    def help_text(self) -> str:
-        return help_text()
-
 
 def help_text() -> str:
     """``package-registry -h``: scenarios look for flags that may not exist yet."""
     done = subprocess.run([str(EXECUTABLE), "-h"], capture_output=True, text=True, timeout=30)
     return done.stdout + done.stderr
-
-
-def has_flag(name: str) -> bool:
-    return f"-{name}" in help_text()
 
 
 def descendants(pid: int) -> list[int]:

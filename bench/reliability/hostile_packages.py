@@ -184,7 +184,7 @@ def _reason(record: dict[str, object]) -> str:
     return str(nested or record.get("error.message") or "")
 
 
-def _paths(root: Path, name: str) -> str:
+def _package_path(root: Path, name: str) -> str:
     zipped = root / f"{name}-1.0.0.zip"
     return str(zipped) if zipped.exists() else str(root / name)
 
@@ -215,7 +215,7 @@ def hostile_packages(settings: Settings, outcome: Outcome) -> None:
         records = registry.logs()
         logged_once = 0
         for name, why in REJECTED.items():
-            lines = _mentions(records, _paths(root, name))
+            lines = _mentions(records, _package_path(root, name))
             served = any(n == name for n, _ in keys)
             reason = all(_reason(r) for r in lines)
             if outcome.check(
