@@ -8,13 +8,15 @@ folder), a zip with a zip-slip member, a zip whose manifest inflates to 1 GiB (1
 disk), a version present as folder and zip, and versions that do not match their folder
 or zip name. A canary file outside the package path is the symlinks' target.
 
-Passes when start-up finishes, each rejected package is logged exactly once at warning
-level or above with a reason (``error.message``) and is not served, the symlinked version
-folder is logged at warning level or above, nothing of the canary is served, no file
-appears outside the package path, the duplicate is listed once, every valid version is
-served and memory stays below 1 GiB during start-up. Then a registry loads the plain
-corpus and one of its loader processes is killed: start-up must still finish within
-30 s, with each package the dead process held served or rejected with a reason.
+Passes when start-up finishes; each rejected package is logged exactly once at warning
+level or above with a reason (a line whose ``file.path`` is the package and which has an
+``error.message``; lines about files inside it may come on top) and is not served; the
+symlinked version folder is logged at warning level or above; nothing of the canary is
+served; no file appears outside the package path; the duplicate is listed once; every
+valid version is served and memory stays below 1 GiB during start-up. Then a registry
+loads the plain corpus and one of its loader processes is killed: start-up must still
+finish within 30 s, with each package the dead process held served or rejected with a
+reason.
 """
 
 from __future__ import annotations
@@ -169,13 +171,20 @@ def build(directory: Path, corpus: Path, cache: Path) -> tuple[Path, str]:
     return root, token
 
 
-def _mentions(records: list[dict[str, object]], needle: str) -> list[dict[str, object]]:
-    return [
-        r
-        for r in records
-        if str(r.get("log.level", "")).lower() in ("warn", "warning", "error", "fatal")
-        and needle in json.dumps(r)
-    ]
+def _warnings(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    levels = ("warn", "warning", "error", "fatal")
+    return [r for r in records if str(r.get("log.level", "")).lower() in levels]
+
+
+def _about(records: list[dict[str, object]], path: str) -> list[dict[str, object]]:
+    """Warnings whose ``file.path`` is ``path`` itself (the package, not a file in it)."""
+    return [r for r in _warnings(records) if _file_path(r) == path]
+
+
+def _file_path(record: dict[str, object]) -> str:
+    file = record.get("file")
+    nested = file.get("path") if isinstance(file, dict) else None
+    return str(nested or record.get("file.path") or "")
 
 
 def _reason(record: dict[str, object]) -> str:
@@ -186,7 +195,7 @@ def _reason(record: dict[str, object]) -> str:
 
 def _package_path(root: Path, name: str) -> str:
     zipped = root / f"{name}-1.0.0.zip"
-    return str(zipped) if zipped.exists() else str(root / name)
+    return str(zipped) if zipped.exists() else str(root / name / "1.0.0")
 
 
 def hostile_packages(settings: Settings, outcome: Outcome) -> None:
@@ -215,7 +224,7 @@ def hostile_packages(settings: Settings, outcome: Outcome) -> None:
         records = registry.logs()
         logged_once = 0
         for name, why in REJECTED.items():
-            lines = _mentions(records, _package_path(root, name))
+            lines = _about(records, _package_path(root, name))
             served = any(n == name for n, _ in keys)
             reason = all(_reason(r) for r in lines)
             if outcome.check(
@@ -223,8 +232,9 @@ def hostile_packages(settings: Settings, outcome: Outcome) -> None:
                 f"{name} ({why}): {len(lines)} log lines, served={served}",
             ):
                 logged_once += 1
+        symlinked = str(root / "bad_symlink_version")
         outcome.check(
-            bool(_mentions(records, str(root / "bad_symlink_version"))),
+            any(symlinked in json.dumps(r) for r in _warnings(records)),
             "symlinked version folder not logged at warning level",
         )
         outcome.check(keys.count(("dup_pkg", "1.0.0")) == 1, "duplicate not listed once")
