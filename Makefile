@@ -6,7 +6,7 @@ ADDRESS ?= localhost:8080
 SHARED ?= ../shared
 IMAGE ?= localhost/package-registry
 
-.PHONY: run test test-uvicorn-lowest check lint format conformance bench image image-test clean
+.PHONY: run test test-uvicorn-lowest check lint format conformance bench reliability image image-test clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ conformance: $(BIN)/.installed
 ## Serving benchmark against nginx (installs nginx and wrk if missing); see docs/performance.md.
 bench: $(BIN)/.installed
 	bench/serve.sh
+
+## Reliability scenarios (soak, reloads, hostile input, faults, slow clients; ~20 min,
+## RELIABILITY_QUICK=1 for a ~2 min smoke run); see docs/reliability.md.
+reliability: $(BIN)/.installed
+	PYTHONPATH=bench $(BIN)/python -m reliability $(SCENARIOS)
 
 clean:
 	rm -rf $(VENV) .venv-uvicorn-lowest .pytest_cache .ruff_cache build dist
