@@ -83,6 +83,7 @@ def build_app(paths: list[str]) -> Any:
     from package_registry.catalog.build import build_catalog
     from package_registry.catalog.holder import CatalogHolder
     from package_registry.loading import load_local_packages
+    from package_registry.queries.cache import AnswerCache
     from package_registry.web.app import RegistryApp
     from package_registry.web.archives import ArchiveCache
     from package_registry.web.request import CacheTimes, Context
@@ -92,7 +93,7 @@ def build_app(paths: list[str]) -> Any:
     )
     ctx = Context(
         cache_times=CacheTimes(index=10, search=600, categories=600, catch_all=600),
-        holder=CatalogHolder(build_catalog(outcome.sources)),
+        holder=CatalogHolder(build_catalog(outcome.sources), AnswerCache),
         archives=ArchiveCache(),
         allow_unknown_query_parameters=True,
         service_name="package-registry",

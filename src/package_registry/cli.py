@@ -130,6 +130,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.catalog.build import build_catalog
     from package_registry.catalog.holder import CatalogHolder
     from package_registry.observability.metrics import Metrics, exposed_registry, serve_metrics
+    from package_registry.queries.cache import AnswerCache
     from package_registry.reloading import CatalogRefresher, catalog_sources
     from package_registry.web.app import RegistryApp
     from package_registry.web.archives import ArchiveCache
@@ -173,7 +174,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
             log.critical("No local packages found.")
             return 1
     log.info("%d local package manifests loaded.", outcome.package_count)
-    holder = CatalogHolder(build_catalog(catalog_sources(storage, outcome)))
+    holder = CatalogHolder(build_catalog(catalog_sources(storage, outcome)), AnswerCache)
     # The catalog lives as long as the process: keep the collector from rescanning it,
     # and keep its pages shared with forked workers.
     gc.collect()

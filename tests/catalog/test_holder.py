@@ -7,11 +7,12 @@ import logging
 import pytest
 
 from package_registry.catalog.holder import CatalogHolder
+from package_registry.queries.cache import AnswerCache
 from tests.queries.factory import catalog_of, make_package
 
 
 def test_swap_replaces_catalog_and_cache_together():
-    holder = CatalogHolder(catalog_of([make_package("a", "1.0.0")]))
+    holder = CatalogHolder(catalog_of([make_package("a", "1.0.0")]), AnswerCache)
     before = holder.current
     before.cache.get_or_compute("k", lambda: b"old")
     new = catalog_of([make_package("b", "1.0.0")])
@@ -26,14 +27,14 @@ def test_swap_replaces_catalog_and_cache_together():
 
 
 def test_reload_swaps_in_the_new_catalog():
-    holder = CatalogHolder(catalog_of([]))
+    holder = CatalogHolder(catalog_of([]), AnswerCache)
     assert holder.reload(lambda: catalog_of([make_package("a", "1.0.0")]))
     assert len(holder.catalog) == 1
 
 
 def test_reload_with_failing_loader_keeps_previous_catalog(caplog: pytest.LogCaptureFixture):
     first = catalog_of([make_package("a", "1.0.0")])
-    holder = CatalogHolder(first)
+    holder = CatalogHolder(first, AnswerCache)
     snapshot = holder.current
 
     def broken():  # type: ignore[no-untyped-def]

@@ -3,6 +3,8 @@
 A request reads ``holder.current`` once and uses that snapshot (catalog plus its answer
 cache) to the end, so a reload never mixes two catalogs in one answer. Replacing is a
 single attribute assignment of an immutable pair; a failed reload keeps the last good one.
+What the cache is belongs to the layers above: the holder only makes a fresh one, with
+the factory it was given, for each catalog.
 """
 
 from __future__ import annotations
@@ -10,37 +12,40 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from package_registry.catalog.snapshot import Catalog
-from package_registry.queries.cache import DEFAULT_CAPACITY, AnswerCache
 
 __all__ = ["CatalogHolder", "Snapshot"]
 
 log = logging.getLogger("package_registry.catalog")
 
+#: Whatever the caller keeps per catalog (the query layer's answer cache).
+C = TypeVar("C")
+
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(Generic[C]):
     """A catalog and the answers computed from it; they live and die together."""
 
     catalog: Catalog
-    cache: AnswerCache
+    cache: C
 
 
-class CatalogHolder:
+class CatalogHolder(Generic[C]):
     """Holds the current ``Snapshot``; ``swap`` and ``reload`` replace it atomically."""
 
-    def __init__(self, catalog: Catalog, *, cache_capacity: int = DEFAULT_CAPACITY) -> None:
-        self._capacity = cache_capacity
-        self.current: Snapshot = Snapshot(catalog, AnswerCache(cache_capacity))
+    def __init__(self, catalog: Catalog, new_cache: Callable[[], C]) -> None:
+        self._new_cache = new_cache
+        self.current: Snapshot[C] = Snapshot(catalog, new_cache())
 
     @property
     def catalog(self) -> Catalog:
         return self.current.catalog
 
-    def swap(self, catalog: Catalog) -> Snapshot:
+    def swap(self, catalog: Catalog) -> Snapshot[C]:
         """Serve ``catalog`` from now on, with a fresh answer cache."""
-        snapshot = Snapshot(catalog, AnswerCache(self._capacity))
+        snapshot = Snapshot(catalog, self._new_cache())
         self.current = snapshot
         log.info(
             "catalog replaced",

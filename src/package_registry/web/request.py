@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from package_registry.catalog.holder import CatalogHolder
+from package_registry.queries.cache import AnswerCache
 from package_registry.web.archives import ArchiveCache
 from package_registry.web.negotiation import gzip_accepted
 
@@ -46,7 +47,7 @@ class CacheTimes:
 @dataclass(frozen=True, slots=True)
 class Context:
     cache_times: CacheTimes
-    holder: CatalogHolder
+    holder: CatalogHolder[AnswerCache]
     archives: ArchiveCache
     allow_unknown_query_parameters: bool
     service_name: str
