@@ -139,7 +139,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         effective_max_connections,
         raise_open_file_limit,
     )
-    from package_registry.web.request import CacheTimes, Context
+    from package_registry.web.request import CacheBudget, CacheTimes, Context
     from package_registry.web.server import ServerOptions, bind, serve
 
     metrics = Metrics() if settings.metrics_address else None
@@ -174,7 +174,10 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
             log.critical("No local packages found.")
             return 1
     log.info("%d local package manifests loaded.", outcome.package_count)
-    holder = CatalogHolder(build_catalog(catalog_sources(storage, outcome)), AnswerCache)
+    budget = CacheBudget.split(settings.cache_max_bytes)
+    holder = CatalogHolder(
+        build_catalog(catalog_sources(storage, outcome)), lambda: AnswerCache(budget.answers)
+    )
     # The catalog lives as long as the process: keep the collector from rescanning it,
     # and keep its pages shared with forked workers.
     gc.collect()
@@ -214,6 +217,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         service_version=__version__,
         upstream=upstream,
         storage=_storage_relay(settings) if storage is not None else None,
+        budget=budget,
     )
     try:
         sock = bind(settings.address)

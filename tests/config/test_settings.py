@@ -511,6 +511,7 @@ _VALIDATION_ERRORS = [
         "read-header-timeout must not be negative",
     ),
     ("idle-timeout-negative", ["-idle-timeout=-1s"], "idle-timeout must not be negative"),
+    ("cache-max-bytes-negative", ["-cache-max-bytes=-1"], "cache-max-bytes must not be negative"),
     (
         "outgoing-connect-zero",
         ["-outgoing-connect-timeout=0s"],

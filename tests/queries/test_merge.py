@@ -7,6 +7,7 @@ import json
 from package_registry.packages.jsonmodel import package_from_json
 from package_registry.queries.categories import category_counts, render_categories
 from package_registry.queries.expiring import ExpiringAnswers
+from package_registry.queries.lru import ENTRY_OVERHEAD, approx_size
 from package_registry.queries.merge import merge_categories, merge_search
 from package_registry.queries.params import parse_categories_query, parse_search_query
 from package_registry.queries.search import search, search_entries
@@ -105,17 +106,29 @@ def test_categories_add_counts_and_keep_upstream_only_fields():
     ]
 
 
-def test_expiring_answers_expire_and_stay_bounded():
+def test_expiring_answers_expire_and_stay_bounded_by_bytes():
     now = [100.0]
-    cache = ExpiringAnswers(2.0, capacity=2, clock=lambda: now[0])
+    one = len(b"x" * 1000) + approx_size("a") + ENTRY_OVERHEAD
+    cache = ExpiringAnswers(2.0, max_bytes=2 * one, clock=lambda: now[0])
     first = cache.put("a", b"[]")
     assert cache.get("a") is first
     now[0] += 2.0
     assert cache.get("a") is None
-    cache.put("a", b"1")
-    cache.put("b", b"2")
-    cache.put("c", b"3")
+    cache.put("a", b"x" * 1000)
+    cache.put("b", b"x" * 1000)
+    cache.put("c", b"x" * 1000)
     assert (cache.get("a"), len(cache)) == (None, 2)
+    assert cache.total <= 2 * one
+    assert cache.put("big", b"x" * 3 * one).body  # served, not kept
+    assert cache.get("big") is None
+
+
+def test_expiring_answers_charge_the_gzip_copy():
+    cache = ExpiringAnswers(60.0, max_bytes=1 << 20)
+    answer = cache.put("a", b'{"a": 1}\n' * 500)
+    before = cache.total
+    packed = answer.gzip()
+    assert cache.total == before + len(packed)
 
 
 def test_zero_time_to_live_keeps_nothing():

@@ -22,7 +22,7 @@ from typing import BinaryIO
 import httpx
 import pytest
 
-from package_registry.web.fastpath import SENDFILE_MIN, Entry, ReplayStore
+from package_registry.web.fastpath import ENTRY_OVERHEAD, SENDFILE_MIN, Entry, ReplayStore
 from tests.conftest import (
     EXAMPLES,
     EXECUTABLE,
@@ -314,21 +314,46 @@ def test_http_10_closes_after_the_answer(server):
         assert stream.read() == b""
 
 
-def test_store_is_bounded_and_dropped_with_the_catalog():
+def _entry_cost(target: bytes, head: bytes) -> int:
+    return 2 * len(target) + len(head) + ENTRY_OVERHEAD
+
+
+def test_store_is_bounded_by_bytes_and_dropped_with_the_catalog():
     generation = [1]
-    store = ReplayStore(max_entries=2, max_bytes=10)
+    one = _entry_cost(b"/0", b"\r\n") + 4
+    store = ReplayStore(max_bytes=2 * one)
     store.current_generation = lambda: generation[0]
     for n in range(3):
-        store.put((b"/%d" % n, False), Entry(b"\r\n", b"abc", None), 1)
+        store.put((b"/%d" % n, False), Entry(b"\r\n", b"abc" + bytes([n]), None), 1)
     assert list(store.entries) == [(b"/1", False), (b"/2", False)]
-    store.put((b"/big", False), Entry(b"\r\n", b"x" * 11, None), 1)
-    assert (b"/big", False) not in store.entries
-    store.put((b"/nine", False), Entry(b"\r\n", b"x" * 9, None), 1)
-    assert store.total <= 10
-    assert store.lookup((b"/nine", False), None) is not None
+    assert store.total <= store.max_bytes
+    store.put((b"/big", False), Entry(b"\r\n", b"x" * (2 * one), None), 1)
+    assert (b"/big", False) not in store.entries  # larger than the budget: not kept
     generation[0] = 2
-    assert store.lookup((b"/nine", False), None) is None
+    assert store.lookup((b"/2", False), None) is None
     assert not store.entries
+    assert store.total == 0
+
+
+def test_store_counts_long_targets():
+    store = ReplayStore(max_bytes=100_000)
+    store.current_generation = lambda: 1
+    target = b"/search?kibana.version=" + b"9" * 20_000
+    for n in range(10):
+        store.put((target + b"%d" % n, False), Entry(b"\r\n", b"[]", None), 1)
+    assert len(store.entries) == 2  # each entry costs twice its target
+    assert store.total <= 100_000
+
+
+def test_targets_with_the_same_body_share_it_and_its_memfd():
+    store = ReplayStore(max_bytes=4 * SENDFILE_MIN)
+    store.current_generation = lambda: 1
+    body = b"s" * SENDFILE_MIN
+    for n in range(50):
+        store.put((b"/search?v=%d" % n, False), Entry(b"\r\n", body, None), 1)
+    assert len(store.entries) == 50
+    assert len({entry.fd for entry in store.entries.values()}) == 1
+    assert store.total < 2 * SENDFILE_MIN + 50 * _entry_cost(b"/search?v=00", b"\r\n")
 
 
 def test_file_answers_are_replayed_within_one_tick_only():
@@ -341,13 +366,15 @@ def test_file_answers_are_replayed_within_one_tick_only():
 
 
 def test_large_bodies_get_a_memfd_closed_when_dropped():
-    store = ReplayStore(max_entries=1)
+    store = ReplayStore(max_bytes=3 * SENDFILE_MIN + 2000)
     store.current_generation = lambda: 1
     big = Entry(b"\r\n", b"x" * SENDFILE_MIN, None)
+    store.put((b"/big", False), big, 1)
     assert big.fd is not None
     assert os.pread(big.fd, 8, SENDFILE_MIN - 8) == b"x" * 8
-    assert Entry(b"\r\n", b"x" * (SENDFILE_MIN - 1), None).fd is None
-    store.put((b"/big", False), big, 1)
+    small = Entry(b"\r\n", b"x" * (SENDFILE_MIN - 1), None)
+    store.put((b"/small", False), small, 1)
+    assert small.fd is None
     descriptor = big.fd
     store.put((b"/other", False), Entry(b"\r\n", b"y" * SENDFILE_MIN, None), 1)
     assert big.fd is None

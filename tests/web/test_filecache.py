@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from package_registry.web.filecache import FileCache
+from package_registry.web.filecache import ENTRY_OVERHEAD, FileCache
 from package_registry.web.responses import Content, serve_content
 
 
@@ -24,7 +24,7 @@ def test_read_once_then_served_from_memory() -> None:
     assert cache.get(1, "k", 3, 5.0, read) == b"abc"
     assert cache.get(1, "k", 3, 5.0, read) == b"abc"
     assert len(calls) == 1
-    assert cache.total == 3
+    assert cache.total == 3 + ENTRY_OVERHEAD
 
 
 def test_changed_size_or_mtime_reads_again_and_replaces() -> None:
@@ -32,7 +32,7 @@ def test_changed_size_or_mtime_reads_again_and_replaces() -> None:
     cache.get(1, "k", 3, 5.0, lambda: b"abc")
     assert cache.get(1, "k", 4, 6.0, lambda: b"abcd") == b"abcd"
     assert len(cache) == 1
-    assert cache.total == 4
+    assert cache.total == 4 + ENTRY_OVERHEAD
 
 
 def test_new_generation_drops_everything() -> None:
@@ -58,12 +58,12 @@ def test_short_read_is_not_kept() -> None:
 
 
 def test_total_bounded_least_recently_used_first() -> None:
-    cache = FileCache(max_entry=10, max_total=20)
+    cache = FileCache(max_entry=10, max_total=20 + 2 * ENTRY_OVERHEAD)
     cache.get(1, "a", 10, 1.0, lambda: b"a" * 10)
     cache.get(1, "b", 10, 1.0, lambda: b"b" * 10)
     cache.get(1, "a", 10, 1.0, lambda: b"unused")  # a is now the most recent
     cache.get(1, "c", 10, 1.0, lambda: b"c" * 10)
-    assert cache.total == 20
+    assert cache.total == 20 + 2 * ENTRY_OVERHEAD  # bytes and what each entry costs
     calls, read = _reads(b"b" * 10)
     cache.get(1, "b", 10, 1.0, read)
     assert calls == [1]  # b was dropped

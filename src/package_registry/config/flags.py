@@ -209,6 +209,14 @@ FLAGS: tuple[Flag, ...] = (
         "after a reload) before their connections are dropped.",
     ),
     Flag(
+        "cache-max-bytes",
+        Kind.INT,
+        64 * 1024 * 1024,
+        _S,
+        "Bytes each worker may keep in caches filled by requests (answers, replays, small "
+        "files, parsed queries); 0 caches nothing.",
+    ),
+    Flag(
         "log-level", Kind.LOG_LEVEL, "info", _L, "debug, info, warn, error, dpanic, panic or fatal."
     ),
     Flag("log-type", Kind.STRING, "ecs", _L, "ecs (JSON lines) or dev (console)."),

@@ -142,6 +142,7 @@ class Settings:
     idle_timeout: float = _flag_default("idle-timeout")
     max_connections: int = _flag_default("max-connections")
     shutdown_timeout: float = _flag_default("shutdown-timeout")
+    cache_max_bytes: int = _flag_default("cache-max-bytes")
     # Logging
     log_level: str = _flag_default("log-level")
     log_type: str = _flag_default("log-type")
@@ -327,6 +328,8 @@ def _validate_flags(values: Mapping[str, Any]) -> None:
     for name in ("outgoing-connect-timeout", "outgoing-read-timeout", "outgoing-total-timeout"):
         if values[FLAGS_BY_NAME[name].attr] <= 0:
             raise ConfigError(f"-{name} must be greater than 0s")
+    if values["cache_max_bytes"] < 0:
+        raise ConfigError("cache-max-bytes must not be negative")
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")

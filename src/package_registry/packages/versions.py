@@ -40,7 +40,11 @@ class ConstraintError(ValueError):
 _Key = tuple[Any, ...]
 
 _UINT64_MAX = (1 << 64) - 1
+#: Parsed versions remembered: the texts of a catalog's packages and constraints repeat.
 _CACHE_SIZE = 1 << 16
+#: Longest prerelease whose sort key is remembered (packages use short ones): longer
+#: ones, which only a crafted request sends, would make the memo's bytes unbounded.
+_MEMO_PRERELEASE = 32
 
 # Go's RE2 ``\s`` (ASCII only, no vertical tab); Python's ``\s`` would accept far more.
 _WS = r"[\t\n\f\r ]"
@@ -91,8 +95,18 @@ def _check_metadata(metadata: str) -> None:
             raise VersionError("invalid metadata string")
 
 
-@lru_cache(maxsize=4096)
 def _prerelease_key(prerelease: str) -> tuple[tuple[int, int | str], ...]:
+    if len(prerelease) <= _MEMO_PRERELEASE:
+        return _remembered_prerelease_key(prerelease)
+    return _compute_prerelease_key(prerelease)
+
+
+@lru_cache(maxsize=4096)
+def _remembered_prerelease_key(prerelease: str) -> tuple[tuple[int, int | str], ...]:
+    return _compute_prerelease_key(prerelease)
+
+
+def _compute_prerelease_key(prerelease: str) -> tuple[tuple[int, int | str], ...]:
     parts: list[tuple[int, int | str]] = []
     for identifier in prerelease.split("."):
         # Numeric means "parses as a uint64"; longer digit runs compare as text.
@@ -138,9 +152,13 @@ class Version:
         return _parse_strict(text)
 
     @classmethod
-    def parse_loose(cls, text: str) -> Version:
-        """Parse ``[v]X[.Y[.Z]][-pre][+meta]``; missing parts are 0, leading zeros allowed."""
-        return _parse_loose(text)
+    def parse_loose(cls, text: str, *, remember: bool = True) -> Version:
+        """Parse ``[v]X[.Y[.Z]][-pre][+meta]``; missing parts are 0, leading zeros allowed.
+
+        ``remember=False`` for texts a client sent: the memo is sized for a catalog's
+        versions, and every distinct request value would stay in it.
+        """
+        return _parse_loose(text) if remember else _parse_loose.__wrapped__(text)
 
     def compare(self, other: Version) -> int:
         """-1, 0 or 1 as ``self`` is lower than, equal to or higher than ``other``."""

@@ -1,8 +1,16 @@
-"""Answers computed once per catalog snapshot and normalised query.
+"""Answers computed once per catalog snapshot and normalised query, bounded by bytes.
 
 An ``AnswerCache`` belongs to exactly one catalog: when the catalog is replaced, its
-cache goes with it, so nothing is ever invalidated piecemeal. It is a bounded LRU, and
-each answer carries a strong ETag and a gzip copy made at most once.
+cache goes with it, so nothing is ever invalidated piecemeal. Each answer carries a
+strong ETag and a gzip copy made at most once.
+
+Queries that differ only in a value the catalog does not tell apart (thousands of
+``kibana.version`` values selecting the same packages) must not cost one body each: the
+cache maps each query key to an *answer identity* — the identities of the parts an
+answer is made of, or the digest of its bytes — and keeps one ``Answer`` per identity.
+The budget counts every distinct body and gzip copy once, plus each key; the least
+recently used keys go first, and an answer goes with its last key. An answer larger
+than the whole budget is returned without being kept.
 """
 
 from __future__ import annotations
@@ -10,18 +18,26 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
+from functools import partial
+from typing import TypeVar
 
-__all__ = ["DEFAULT_CAPACITY", "Answer", "AnswerCache"]
+from package_registry.queries.lru import ENTRY_OVERHEAD, approx_size
 
-DEFAULT_CAPACITY = 4096
+__all__ = ["DEFAULT_MAX_BYTES", "Answer", "AnswerCache"]
+
+#: Bytes of answers (bodies, gzip copies and keys) kept per catalog and worker.
+DEFAULT_MAX_BYTES = 24 * 1024 * 1024
+
+P = TypeVar("P")
 
 
 class Answer:
     """A response body with its ETag and a lazily compressed copy."""
 
-    __slots__ = ("_gzip", "_lock", "body", "etag")
+    __slots__ = ("_gzip", "_lock", "body", "etag", "grown")
 
     def __init__(self, body: bytes) -> None:
         self.body = body
@@ -30,6 +46,15 @@ class Answer:
         self.etag = '"' + hashlib.sha1(body, usedforsecurity=False).hexdigest()[:24] + '"'
         self._gzip: bytes | None = None
         self._lock = threading.Lock()
+        #: Called with the answer once its gzip copy exists, by whoever keeps the
+        #: answer and counts its bytes.
+        self.grown: Callable[[], None] | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of the body and, once made, of its gzip copy."""
+        packed = self._gzip
+        return len(self.body) + (len(packed) if packed is not None else 0)
 
     def gzip(self) -> bytes:
         """The body gzip-compressed; computed on first call, then reused."""
@@ -40,51 +65,137 @@ class Answer:
                 if data is None:
                     data = gzip.compress(self.body, compresslevel=6, mtime=0)
                     self._gzip = data
+            grown = self.grown
+            if grown is not None:
+                grown()
         return data
 
     def __repr__(self) -> str:
         return f"<Answer {len(self.body)} bytes etag={self.etag}>"
 
 
-class AnswerCache:
-    """A bounded LRU of answers for one catalog snapshot."""
+class _Held:
+    """An answer kept by the cache: how many keys lead to it, how many bytes it was charged."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self.capacity = capacity
-        self._items: OrderedDict[Hashable, Answer] = OrderedDict()
+    __slots__ = ("answer", "charged", "identity", "keys")
+
+    def __init__(self, answer: Answer, identity: Hashable) -> None:
+        self.answer = answer
+        self.identity = identity
+        self.keys = 0
+        self.charged = 0
+
+
+class AnswerCache:
+    """Answers of one catalog snapshot by query key, at most ``max_bytes`` in all."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes < 0:
+            raise ValueError("max_bytes must not be negative")
+        self.max_bytes = max_bytes
+        #: Bytes currently charged: distinct answers (body + gzip) and keys.
+        self.total = 0
+        self._keys: OrderedDict[Hashable, tuple[_Held, int]] = OrderedDict()
+        self._answers: dict[Hashable, _Held] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        """Keys held."""
+        return len(self._keys)
+
+    @property
+    def answers(self) -> int:
+        """Distinct answers held."""
+        return len(self._answers)
 
     def get(self, key: Hashable) -> Answer | None:
         with self._lock:
-            answer = self._items.get(key)
-            if answer is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
-            return answer
+            found = self._keys.get(key)
+            if found is None:
+                return None
+            self._keys.move_to_end(key)
+            self.hits += 1
+            return found[0].answer
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], bytes]) -> Answer:
         """The cached answer for ``key``, computing and storing it on a miss.
 
-        Exceptions from ``compute`` propagate and nothing is stored.
+        Keys whose bytes come out equal share one answer. Exceptions from ``compute``
+        propagate and nothing is stored.
         """
         answer = self.get(key)
         if answer is not None:
             return answer
         answer = Answer(compute())
+        return self._keep(key, ("etag", answer.etag), answer)
+
+    def get_or_select(
+        self,
+        key: Hashable,
+        select: Callable[[], Sequence[P]],
+        render: Callable[[Sequence[P]], bytes],
+    ) -> Answer:
+        """The cached answer for ``key``; on a miss, ``select`` its parts and ``render``
+        them only if no other key selected the very same parts.
+
+        The parts must live at least as long as the cache (they belong to its catalog):
+        their identities name the answer. Exceptions from ``select`` propagate.
+        """
+        answer = self.get(key)
+        if answer is not None:
+            return answer
+        parts = select()
+        digest = hashlib.sha1(
+            array("Q", [id(part) for part in parts]).tobytes(), usedforsecurity=False
+        ).digest()
+        identity = (render, digest)
+        with self._lock:
+            held = self._answers.get(identity)
+        answer = held.answer if held is not None else Answer(render(parts))
+        return self._keep(key, identity, answer)
+
+    def _keep(self, key: Hashable, identity: Hashable, answer: Answer) -> Answer:
+        """Store ``answer`` (or the one already held for ``identity``) under ``key``."""
+        key_cost = approx_size(key) + ENTRY_OVERHEAD
         with self._lock:
             self.misses += 1
-            existing = self._items.get(key)
-            if existing is not None:  # another thread got there first: share its answer
-                self._items.move_to_end(key)
-                return existing
-            self._items[key] = answer
-            if len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return answer
+            found = self._keys.get(key)
+            if found is not None:  # another thread got there first: share its answer
+                self._keys.move_to_end(key)
+                return found[0].answer
+            held = self._answers.get(identity)
+            if held is None:
+                if answer.size + key_cost > self.max_bytes:
+                    return answer  # served, never kept
+                held = _Held(answer, identity)
+                held.charged = answer.size
+                self._answers[identity] = held
+                self.total += held.charged
+                answer.grown = partial(self._grown, held)
+            held.keys += 1
+            self._keys[key] = (held, key_cost)
+            self.total += key_cost
+            self._evict()
+            return held.answer
+
+    def _grown(self, held: _Held) -> None:
+        """Charge an answer's new gzip copy, if the answer is still kept."""
+        with self._lock:
+            if self._answers.get(held.identity) is not held:
+                return
+            extra = held.answer.size - held.charged
+            held.charged += extra
+            self.total += extra
+            self._evict()
+
+    def _evict(self) -> None:
+        while self.total > self.max_bytes and self._keys:
+            _, (held, key_cost) = self._keys.popitem(last=False)
+            self.total -= key_cost
+            held.keys -= 1
+            if held.keys == 0:
+                del self._answers[held.identity]
+                self.total -= held.charged
+                held.answer.grown = None

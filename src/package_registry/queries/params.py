@@ -200,7 +200,7 @@ class CategoriesQuery(Filters):
 
 def _parse_version(value: str, what: str) -> Version:
     try:
-        return Version.parse_loose(value)
+        return Version.parse_loose(value, remember=False)
     except VersionError as exc:
         raise InvalidQuery(f"invalid {what} version '{value}': {exc}") from None
 
@@ -211,7 +211,7 @@ def _parse_spec(value: str, param: str) -> Version:
             f"invalid '{param}' version: invalid version '{value}': it should be <major.version>"
         )
     try:
-        return Version.parse_loose(value)
+        return Version.parse_loose(value, remember=False)
     except VersionError as exc:
         raise InvalidQuery(
             f"invalid '{param}' version: invalid spec version '{value}': {exc}"

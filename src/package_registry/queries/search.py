@@ -254,10 +254,19 @@ def render_search(fragments: list[bytes]) -> bytes:
     return b"[\n" + b",\n".join(fragments) + b"\n]\n"
 
 
-def search(catalog: Catalog, query: SearchQuery) -> bytes:
-    """The /search answer for ``query``, byte for byte as the reference writes it."""
+def search_fragments(catalog: Catalog, query: SearchQuery) -> list[bytes]:
+    """The pre-rendered items of the /search answer for ``query``, in order.
+
+    They are the catalog's own objects, so two queries selecting the same items give
+    the same objects: the answer cache names an answer by them.
+    """
     category = query.category
     entries = search_entries(catalog, query)
     if category is None:
-        return render_search([entry.fragment for entry in entries])
-    return render_search([fragment_for(entry, category) for entry in entries])
+        return [entry.fragment for entry in entries]
+    return [fragment_for(entry, category) for entry in entries]
+
+
+def search(catalog: Catalog, query: SearchQuery) -> bytes:
+    """The /search answer for ``query``, byte for byte as the reference writes it."""
+    return render_search(search_fragments(catalog, query))

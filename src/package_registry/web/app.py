@@ -22,7 +22,8 @@ from typing import Any
 from package_registry.observability.accesslog import REQUEST_LOG
 from package_registry.observability.apm import Tracing
 from package_registry.observability.metrics import Metrics, request_size
-from package_registry.web import router
+from package_registry.queries.lru import ENTRY_OVERHEAD, ByteLRU, approx_size
+from package_registry.web import fastpath, router
 from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
 from package_registry.web.fastpath import Recorder, Replayed
 from package_registry.web.filecache import FileCache
@@ -43,8 +44,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 CORS = (b"access-control-allow-origin", b"*")
 #: Read size for files sent through Python.
 FILE_CHUNK = 256 * 1024
-#: Routing results kept per worker, keyed by (path, query); cleared when full.
-ROUTE_MEMO_SIZE = 4096
 NOT_FOUND_PAGE = Response(404, [*NO_CACHE, TEXT_TYPE, NOSNIFF], b"404 page not found\n")
 #: Routes whose handlers ask the catalog for packages (the reference's indexer ``Get``).
 INDEXER_ROUTES = frozenset(
@@ -62,7 +61,9 @@ class RegistryApp:
         self.tracing = Tracing.from_environ(ctx.service_name, ctx.service_version)
         info, search = InfoRoutes(ctx), SearchRoutes(ctx)
         #: Small package files and downloads held in memory, per worker.
-        self.file_cache = FileCache()
+        self.file_cache = FileCache(max_total=ctx.budget.files)
+        # Workers are forked from this process: each starts with an empty store this size.
+        fastpath.STORE.max_bytes = ctx.budget.replays
         packages = PackageRoutes(ctx, self.file_cache)
         downloads = DownloadRoutes(ctx, self.file_cache)
         self._handlers: dict[str, Handler] = {
@@ -96,7 +97,10 @@ class RegistryApp:
         self._async = {name for name, h in self._handlers.items() if inspect.iscoroutinefunction(h)}
         #: Whether requests asking the catalog are timed as the storage indexer's gets.
         self._indexer_gets = metrics is not None and metrics.indexer is not None
-        self._routes: dict[tuple[str, str], router.Match | router.Redirect | None] = {}
+        #: Routing results by (path, query), half of the memos' budget.
+        self._routes: ByteLRU[tuple[str, str], tuple[router.Match | router.Redirect | None]] = (
+            ByteLRU(ctx.budget.memos // 2)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One HTTP request (or the lifespan protocol, acknowledged)."""
@@ -285,15 +289,12 @@ class RegistryApp:
     def _resolve(self, path: str, query: str) -> router.Match | router.Redirect | None:
         """``router.resolve``, remembered: the same few URLs are asked again and again."""
         key = (path, query)
-        try:
-            return self._routes[key]
-        except KeyError:
-            pass
-        found = router.resolve(path, query)
-        if len(self._routes) >= ROUTE_MEMO_SIZE:
-            self._routes.clear()
-        self._routes[key] = found
-        return found
+        held = self._routes.get(key)
+        if held is None:
+            held = (router.resolve(path, query),)
+            # A match's parameters are pieces of the path: twice the key bounds both.
+            self._routes.put(key, held, 2 * approx_size(key) + ENTRY_OVERHEAD)
+        return held[0]
 
 
 def _raw_target(scope: Scope) -> bytes:

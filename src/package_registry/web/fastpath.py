@@ -40,10 +40,12 @@ from package_registry.web.negotiation import gzip_accepted
 
 #: The ASGI scope extension under which the protocol offers ``Recorder`` to the app.
 EXTENSION = "package_registry.replay"
-#: Answers kept per worker at most.
-MAX_ENTRIES = 4096
-#: Bytes of recorded bodies kept per worker at most.
-MAX_BYTES = 32 * 1024 * 1024
+#: Bytes kept per worker at most (keys, header blocks, bodies and memfds), unless the
+#: application sets ``STORE.max_bytes`` from its cache budget before workers fork.
+MAX_BYTES = 16 * 1024 * 1024
+#: What an entry costs besides its key, header block and body: the entry object, its
+#: dict slot and the application's replay hook (which holds the path and query again).
+ENTRY_OVERHEAD = 400
 #: Bodies above this size are handed to the transport beside the header block (one
 #: ``writelines``, sent as one ``writev``) instead of being copied into one buffer.
 JOIN_LIMIT = 16 * 1024
@@ -85,22 +87,45 @@ class Entry:
         self.body = body
         #: The application's metrics and request-log hook, if it has anything to do.
         self.replayed = replayed
-        #: A memfd holding ``body`` for ``sendfile``, or ``None``; closed when dropped.
-        self.fd = _memfd(body) if len(body) >= SENDFILE_MIN else None
+        #: A memfd holding ``body`` for ``sendfile`` (bodies of ``SENDFILE_MIN`` bytes and
+        #: more), given by the store and shared by every entry with the same body object.
+        self.fd: int | None = None
         #: For answers read from files: the ``Date`` tick they were recorded in; they
         #: are replayed within that second only, so a file changed on disk without a
         #: reload is seen about as soon as the file cache's own check would see it.
         self.tick = tick
 
 
-class ReplayStore:
-    """Recorded answers by (raw target, accepts gzip), bounded, dropped on a new catalog."""
+class _Body:
+    """A body held by the store: its memfd and how many entries use it."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
-        self.max_entries = max_entries
+    __slots__ = ("body", "cost", "entries", "fd")
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.fd = _memfd(body) if len(body) >= SENDFILE_MIN else None
+        #: The body, and its memfd's pages when there is one.
+        self.cost = len(body) * (2 if self.fd is not None else 1)
+        self.entries = 0
+
+
+class ReplayStore:
+    """Recorded answers by (raw target, accepts gzip), at most ``max_bytes`` in all,
+    dropped on a new catalog.
+
+    Every byte a client's choice of targets can make the store hold is counted: each
+    key, header block and entry, and each distinct body with its memfd once — targets
+    answered with the same body object (queries the answer cache found equivalent) share
+    it. The oldest recorded entries go first; a body leaves with its last entry.
+    """
+
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self.max_bytes = max_bytes
         self.entries: dict[tuple[bytes, bool], Entry] = {}
+        #: Bytes currently charged.
         self.total = 0
+        #: Bodies in use, by the identity of the bytes object.
+        self._bodies: dict[int, _Body] = {}
         self.generation: int | None = None
         self.current_generation: Callable[[], int] | None = None
 
@@ -121,28 +146,46 @@ class ReplayStore:
         if generation != self.generation:
             self.clear()
             self.generation = generation
-        size = len(entry.body)
-        if size > self.max_bytes:
-            return
         old = self.entries.pop(key, None)
         if old is not None:
-            self._drop(old)
+            self._drop(key, old)
+        held = self._bodies.get(id(entry.body))
+        cost = self._cost(key, entry)
+        if held is None:
+            size = len(entry.body)
+            if cost + size * (2 if size >= SENDFILE_MIN else 1) > self.max_bytes:
+                return  # alone over the budget (with its memfd): served, never replayed
+            held = self._bodies[id(entry.body)] = _Body(entry.body)
+            self.total += held.cost
+        held.entries += 1
+        entry.fd = held.fd
         entries = self.entries
-        while entries and (len(entries) >= self.max_entries or self.total + size > self.max_bytes):
-            first = next(iter(entries))  # oldest recorded first
-            self._drop(entries.pop(first))
         entries[key] = entry
-        self.total += size
+        self.total += cost
+        while self.total > self.max_bytes and entries:
+            first = next(iter(entries))  # oldest recorded first
+            self._drop(first, entries.pop(first))
 
-    def _drop(self, entry: Entry) -> None:
-        self.total -= len(entry.body)
-        if entry.fd is not None:
-            os.close(entry.fd)
-            entry.fd = None
+    @staticmethod
+    def _cost(key: tuple[bytes, bool], entry: Entry) -> int:
+        return 2 * len(key[0]) + len(entry.head) + ENTRY_OVERHEAD
+
+    def _drop(self, key: tuple[bytes, bool], entry: Entry) -> None:
+        self.total -= self._cost(key, entry)
+        entry.fd = None
+        held = self._bodies.get(id(entry.body))
+        if held is None:
+            return
+        held.entries -= 1
+        if held.entries == 0:
+            del self._bodies[id(entry.body)]
+            self.total -= held.cost
+            if held.fd is not None:
+                os.close(held.fd)
 
     def clear(self) -> None:
-        for entry in self.entries.values():
-            self._drop(entry)
+        for key, entry in self.entries.items():
+            self._drop(key, entry)
         self.entries.clear()
         self.total = 0
 

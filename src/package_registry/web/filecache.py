@@ -16,8 +16,10 @@ from collections.abc import Callable, Hashable
 
 #: Largest file kept in memory.
 MAX_ENTRY = 1024 * 1024
-#: Bytes kept per worker at most.
-MAX_TOTAL = 64 * 1024 * 1024
+#: Bytes kept per worker at most (the application passes its share of ``-cache-max-bytes``).
+MAX_TOTAL = 16 * 1024 * 1024
+#: What an entry costs besides the file's bytes: its key, tuple and map slot.
+ENTRY_OVERHEAD = 400
 
 
 class FileCache:
@@ -41,7 +43,7 @@ class FileCache:
 
     def fits(self, size: int) -> bool:
         """Whether a file of ``size`` bytes would be kept."""
-        return size <= self.max_entry and size <= self.max_total
+        return size <= self.max_entry and size + ENTRY_OVERHEAD <= self.max_total
 
     def get(
         self, generation: int, key: Hashable, size: int, mtime: float, read: Callable[[], bytes]
@@ -64,15 +66,15 @@ class FileCache:
                 entries.move_to_end(key)
                 return held[2]
             del entries[key]  # changed on disk since it was read
-            self._total -= len(held[2])
+            self._total -= len(held[2]) + ENTRY_OVERHEAD
         data = read()
         if len(data) != size:
             return None
         entries[key] = (size, mtime, data)
-        self._total += size
+        self._total += size + ENTRY_OVERHEAD
         while self._total > self.max_total:
             _, dropped = entries.popitem(last=False)
-            self._total -= len(dropped[2])
+            self._total -= len(dropped[2]) + ENTRY_OVERHEAD
         return data
 
     def clear(self) -> None:

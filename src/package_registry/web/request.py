@@ -2,8 +2,9 @@
 
 Handlers get a small parsed ``Request`` (method, decoded path, raw query, lower-case
 headers, route parameters) and the ``Context`` holding what lives for the whole
-process: cache times, the catalog holder, the archive cache, in proxy mode the upstream
-registry, and with a storage bucket the relay to its public files.
+process: cache times, the memory budget of the caches, the catalog holder, the archive
+cache, in proxy mode the upstream registry, and with a storage bucket the relay to its
+public files.
 """
 
 from __future__ import annotations
@@ -44,6 +45,47 @@ class CacheTimes:
     catch_all: float
 
 
+#: ``-cache-max-bytes``'s default: what each worker may keep in caches keyed by requests.
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CacheBudget:
+    """Bytes each worker may keep per cache keyed by what clients send (``-cache-max-bytes``).
+
+    Every such cache is bounded by bytes, keys included, so no sequence of distinct
+    requests grows a worker beyond the total. Answers get the largest share (they are
+    what saves work); replays and small files come next; memos of parsed queries and
+    routes and proxy-mode answers get a sixteenth each.
+    """
+
+    #: Answers of the current catalog (bodies, gzip copies, keys): ``queries.cache``.
+    answers: int
+    #: Recorded answers replayed by the server, with their memfds: ``web.fastpath``.
+    replays: int
+    #: Small package files held in memory: ``web.filecache``.
+    files: int
+    #: Parsed query strings and routing results, split between the two memos.
+    memos: int
+    #: Proxy-mode answers merged with the upstream's, split between two routes.
+    proxied: int
+
+    @classmethod
+    def split(cls, total: int = DEFAULT_CACHE_BYTES) -> CacheBudget:
+        sixteenth = total // 16
+        return cls(
+            answers=6 * sixteenth,
+            replays=4 * sixteenth,
+            files=4 * sixteenth,
+            memos=sixteenth,
+            proxied=sixteenth,
+        )
+
+
+#: The split of ``DEFAULT_CACHE_BYTES``.
+DEFAULT_BUDGET = CacheBudget.split()
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     cache_times: CacheTimes
@@ -56,3 +98,5 @@ class Context:
     upstream: Upstream | None = None
     #: Where storage packages' files come from, with ``-feature-storage-indexer``.
     storage: StorageRelay | None = None
+    #: Bytes each cache keyed by requests may keep.
+    budget: CacheBudget = DEFAULT_BUDGET

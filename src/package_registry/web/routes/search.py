@@ -2,7 +2,9 @@
 
 Answers come from the answer cache of the catalog snapshot the request started with,
 so a reload never mixes two catalogs in one answer. Cached answers carry an ETag
-(``If-None-Match`` gives 304) and a gzip copy made once per answer.
+(``If-None-Match`` gives 304) and a gzip copy made once per answer. A ``/search`` answer
+is known by the package entries it selects, so queries selecting the same entries share
+one body.
 
 In proxy mode the upstream registry's answer for the same raw query is merged in; such
 answers depend on the upstream too, so they are kept for at most the route's
@@ -17,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from package_registry.catalog.snapshot import Catalog
+from package_registry.queries.cache import Answer, AnswerCache
 from package_registry.queries.categories import categories, category_counts, render_categories
 from package_registry.queries.expiring import ExpiringAnswers
+from package_registry.queries.lru import ENTRY_OVERHEAD, ByteLRU, approx_size
 from package_registry.queries.merge import merge_categories, merge_search
 from package_registry.queries.params import (
     CategoriesQuery,
@@ -27,7 +31,12 @@ from package_registry.queries.params import (
     parse_categories_query,
     parse_search_query,
 )
-from package_registry.queries.search import QueryFailed, search, search_entries
+from package_registry.queries.search import (
+    QueryFailed,
+    render_search,
+    search_entries,
+    search_fragments,
+)
 from package_registry.sources.proxy import UpstreamError
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import (
@@ -38,9 +47,6 @@ from package_registry.web.responses import (
     internal_error,
     not_found,
 )
-
-#: Parsed query strings kept per worker and route; cleared when full.
-PARSED_MEMO_SIZE = 4096
 
 #: A parsed query with its answer-cache key, or the text of its 400 answer.
 Parsed = tuple[Any, Hashable] | str
@@ -54,8 +60,8 @@ class _Kind:
 
     name: str
     headers: list[tuple[bytes, bytes]]
-    #: The local answer's bytes.
-    answer: Callable[[Catalog, Any], bytes]
+    #: The local answer from the snapshot's answer cache: (cache, key, catalog, query).
+    answer: Callable[[AnswerCache, Hashable, Catalog, Any], Answer]
     #: The local result before rendering, for merging with the upstream's (proxy mode).
     partial: Callable[[Catalog, Any], Any]
     #: (query, local partial, upstream answer) → bytes.
@@ -69,26 +75,32 @@ class _Kind:
 class SearchRoutes:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._parsed: dict[tuple[str, str], Parsed] = {}
+        #: Parsed query strings by (route, raw query), half of the memos' budget.
+        self._parsed: ByteLRU[tuple[str, str], Parsed] = ByteLRU(ctx.budget.memos // 2)
+        proxied = ctx.budget.proxied // 2
         self._search = _Kind(
             name="search",
             headers=[*cache_headers(ctx.cache_times.search), JSON_TYPE],
-            answer=search,
+            answer=lambda cache, key, catalog, query: cache.get_or_select(
+                key, lambda: search_fragments(catalog, query), render_search
+            ),
             partial=search_entries,
             merge=merge_search,
             failure_prefix="fetching package failed: ",
-            proxied=ExpiringAnswers(ctx.cache_times.search),
+            proxied=ExpiringAnswers(ctx.cache_times.search, proxied),
         )
         self._categories = _Kind(
             name="categories",
             headers=[*cache_headers(ctx.cache_times.categories), JSON_TYPE],
-            answer=categories,
+            answer=lambda cache, key, catalog, query: cache.get_or_compute(
+                key, lambda: categories(catalog, query)
+            ),
             partial=category_counts,
             merge=lambda _query, counts, remote: render_categories(
                 merge_categories(counts, remote)
             ),
             failure_prefix="",
-            proxied=ExpiringAnswers(ctx.cache_times.categories),
+            proxied=ExpiringAnswers(ctx.cache_times.categories, proxied),
         )
 
     def _parse(self, route: str, raw: str) -> Parsed:
@@ -98,12 +110,10 @@ class SearchRoutes:
         setting, so repeated queries reuse the frozen query object and its cache key.
         """
         memo = self._parsed
-        try:
-            return memo[(route, raw)]
-        except KeyError:
-            pass
+        parsed: Parsed | None = memo.get((route, raw))
+        if parsed is not None:
+            return parsed
         allow = self._ctx.allow_unknown_query_parameters
-        parsed: Parsed
         try:
             query: SearchQuery | CategoriesQuery = (
                 parse_search_query(raw, allow)
@@ -113,9 +123,8 @@ class SearchRoutes:
             parsed = (query, (route, query.cache_key()))
         except InvalidQuery as err:
             parsed = str(err)
-        if len(memo) >= PARSED_MEMO_SIZE:
-            memo.clear()
-        memo[(route, raw)] = parsed
+        key = (route, raw)
+        memo.put(key, parsed, approx_size(key) + approx_size(parsed) + ENTRY_OVERHEAD)
         return parsed
 
     def search(self, request: Request) -> Response:
@@ -140,9 +149,7 @@ class SearchRoutes:
         query, key = parsed
         snapshot = self._ctx.holder.current
         try:
-            answer = snapshot.cache.get_or_compute(
-                key, lambda: kind.answer(snapshot.catalog, query)
-            )
+            answer = kind.answer(snapshot.cache, key, snapshot.catalog, query)
         except QueryFailed as err:
             return not_found(f"{kind.failure_prefix}{err}")
         response = _cached(request, answer, kind.headers)
@@ -173,7 +180,7 @@ class SearchRoutes:
         return _cached(request, answer, kind.headers)
 
 
-def _cached(request: Request, answer, headers) -> Response:  # type: ignore[no-untyped-def]
+def _cached(request: Request, answer: Answer, headers: list[tuple[bytes, bytes]]) -> Response:
     """Write a cached answer: 304 on a matching ETag, gzip when the client takes it."""
     etag = answer.etag.encode()
     out = [*headers, (b"etag", etag), (b"vary", b"Accept-Encoding")]
