@@ -24,6 +24,7 @@ from package_registry.observability.logging import setup_logging
 from package_registry.packages.limits import LoadLimits
 
 if TYPE_CHECKING:
+    from package_registry.catalog.snapshot import Catalog
     from package_registry.loading import LoadOutcome
     from package_registry.observability.metrics import Metrics
     from package_registry.sources.storage import StorageIndex
@@ -133,7 +134,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.queries.cache import AnswerCache
     from package_registry.reloading import CatalogRefresher, catalog_sources
     from package_registry.web.app import RegistryApp
-    from package_registry.web.archives import ArchiveCache
+    from package_registry.web.archives import GRACE_SECONDS, ArchiveCache
     from package_registry.web.connections import (
         ConnectionLimits,
         effective_max_connections,
@@ -202,7 +203,9 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         upstream = Upstream(
             settings.proxy_to, policy.scaled(backoff_scale(os.environ)), settings.outgoing
         )
-    archives = ArchiveCache()
+    # An archive a reload made unreachable is deleted once no retiring worker can still
+    # be about to open it: after the time a retiring worker is given, at least 10 s.
+    archives = ArchiveCache(grace=max(GRACE_SECONDS, settings.shutdown_timeout))
     ctx = Context(
         cache_times=CacheTimes(
             index=settings.cache_time_index,
@@ -249,6 +252,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
             storage=storage,
             poll_seconds=settings.storage_indexer_watch_interval,
             metrics=metrics,
+            after_swap=lambda _: archives.sweep(lambda: _local_files(holder.current.catalog)),
         )
     try:
         return serve(RegistryApp(ctx, metrics), sock, options, refresher)
@@ -262,6 +266,11 @@ def _storage_relay(settings: Settings) -> StorageRelay:
     from package_registry.web.relay import StorageRelay
 
     return StorageRelay(settings.storage_endpoint, settings.outgoing)
+
+
+def _local_files(catalog: Catalog) -> list[str]:
+    """Where ``catalog``'s local packages are (folders and zips): what archives are built from."""
+    return [p.files.location for p in catalog.packages() if p.files is not None]
 
 
 def _open_storage(settings: Settings, metrics: Metrics | None) -> StorageIndex:

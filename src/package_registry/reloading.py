@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from package_registry.catalog.build import build_catalog
 from package_registry.catalog.holder import CatalogHolder
+from package_registry.catalog.snapshot import Catalog
 from package_registry.loading import LoadOutcome
 from package_registry.packages.model import Package
 from package_registry.sources.watcher import PackagePathWatcher
@@ -69,8 +70,11 @@ class CatalogRefresher:
         storage: StorageIndex | None = None,
         poll_seconds: float = 0.0,
         metrics: Metrics | None = None,
+        after_swap: Callable[[Catalog], None] | None = None,
     ) -> None:
         self._holder = holder
+        #: Called with each new catalog once it is served (the archive cache's sweep).
+        self._after_swap = after_swap
         self._local = local
         self._load_local = load_local
         self._strict = strict
@@ -146,3 +150,5 @@ class CatalogRefresher:
         if self._metrics is not None:
             self._metrics.indexed_packages.set(len(catalog))
         self._changed()
+        if self._after_swap is not None:
+            self._after_swap(catalog)

@@ -122,18 +122,16 @@ class DownloadRoutes:
                 return serve_content(request.method, request.headers, content, headers)
             top = f"{package.name}-{package.version}"
             path = await self._ctx.archives.get(
-                f"zip:{self._identity(package)}", ".zip", functools.partial(write_zip, files, top)
+                self._generation(), files.location, ".zip", functools.partial(write_zip, files, top)
             )
             return _whole_file(self._file_content(path, ZIP_TYPE), headers)
         except OSError:
             return internal_error(headers)
 
-    def _identity(self, package: Package) -> str:
-        """Names the built archive of ``package``: its folder, the catalog it belongs to
-        (a reload may change the folder's files) and the object itself."""
-        assert package.files is not None
-        generation = self._ctx.holder.current.catalog.generation
-        return f"{package.files.location}:{generation}:{id(package)}"
+    def _generation(self) -> int:
+        """The catalog generation: built archives are checked against their folder's
+        files once per generation (a reload may have changed them)."""
+        return self._ctx.holder.current.catalog.generation
 
     async def tarball(self, request: Request) -> Response:
         package = self._find(request, "artifact not found")
@@ -154,7 +152,9 @@ class DownloadRoutes:
         build = functools.partial(write_targz, files, top)
         headers = list(self._headers)
         try:
-            path = await self._ctx.archives.get(f"tar:{self._identity(package)}", ".tar.gz", build)
+            path = await self._ctx.archives.get(
+                self._generation(), files.location, ".tar.gz", build
+            )
             return serve_content(
                 request.method, request.headers, self._file_content(path, TARGZ_TYPE), headers
             )
