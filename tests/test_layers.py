@@ -19,7 +19,7 @@ PACKAGE = ROOT / "src" / "package_registry"
 LAYERS: tuple[frozenset[str], ...] = (
     # Start-up: the command line (and its -health-check client), loading local packages
     # and keeping the catalog current.
-    frozenset({"__main__", "cli", "health_check", "loading", "reloading"}),
+    frozenset({"__main__", "build", "cli", "health_check", "loading", "reloading"}),
     frozenset({"web"}),
     frozenset({"queries"}),
     frozenset({"catalog"}),

@@ -21,7 +21,6 @@ from package_registry.config import ConfigError, Settings, UsageRequested, load_
 from package_registry.config.flags import CPUS
 from package_registry.config.goflags import format_duration
 from package_registry.observability.logging import setup_logging
-from package_registry.packages.limits import LoadLimits
 
 if TYPE_CHECKING:
     from package_registry.catalog.snapshot import Catalog
@@ -36,6 +35,10 @@ log = logging.getLogger("package_registry")
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["build"]:  # the one subcommand; everything else is Go-style flags
+        from package_registry.build.command import main as build
+
+        return build(args[1:])
     try:
         settings = load_settings(args, os.environ)
     except UsageRequested as usage:
@@ -84,20 +87,9 @@ def _log_configuration(settings: Settings) -> None:
 
 def _load(settings: Settings) -> LoadOutcome:
     # Imported here so that -health-check and -version stay quick to start.
-    from package_registry.loading import load_local_packages
+    from package_registry.loading import load_configured_packages
 
-    return load_local_packages(
-        settings.package_paths,
-        validate=not settings.disable_package_validation,
-        require_signatures=settings.require_package_signatures,
-        workers=settings.package_paths_workers,
-        limits=LoadLimits.from_values(
-            manifest=settings.package_max_manifest_size,
-            yaml=settings.package_max_yaml_size,
-            zip_member=settings.package_max_zip_member_size,
-            zip_ratio=settings.package_max_zip_ratio,
-        ),
-    )
+    return load_configured_packages(settings)
 
 
 def _dry_run(settings: Settings) -> int:
@@ -142,7 +134,11 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     )
     from package_registry.web.request import CacheBudget, CacheTimes, Context
     from package_registry.web.server import ServerOptions, bind, serve
+    from package_registry.web.statictree import StaticTree
 
+    if settings.static_path and not os.path.isdir(settings.static_path):
+        log.critical("static path is not a directory", extra={"file.path": settings.static_path})
+        return 1
     metrics = Metrics() if settings.metrics_address else None
     storage = None
     if settings.feature_storage_indexer or settings.feature_sql_storage_indexer:
@@ -206,13 +202,16 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     # An archive a reload made unreachable is deleted once no retiring worker can still
     # be about to open it: after the time a retiring worker is given, at least 10 s.
     archives = ArchiveCache(grace=max(GRACE_SECONDS, settings.shutdown_timeout))
+    cache_times = CacheTimes(
+        index=settings.cache_time_index,
+        search=settings.cache_time_search,
+        categories=settings.cache_time_categories,
+        catch_all=settings.cache_time_catch_all,
+    )
+    if settings.static_path:
+        log.info("Serving the static tree %s", settings.static_path)
     ctx = Context(
-        cache_times=CacheTimes(
-            index=settings.cache_time_index,
-            search=settings.cache_time_search,
-            categories=settings.cache_time_categories,
-            catch_all=settings.cache_time_catch_all,
-        ),
+        cache_times=cache_times,
         holder=holder,
         archives=archives,
         allow_unknown_query_parameters=settings.allow_unknown_query_parameters,
@@ -221,6 +220,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         upstream=upstream,
         storage=_storage_relay(settings) if storage is not None else None,
         budget=budget,
+        static_tree=StaticTree(settings.static_path, cache_times) if settings.static_path else None,
     )
     try:
         sock = bind(settings.address)

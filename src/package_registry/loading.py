@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from package_registry.config import Settings
 from package_registry.packages.limits import DEFAULT_LIMITS, LoadLimits
 from package_registry.packages.model import Package
 from package_registry.sources.base import Reject
@@ -63,3 +64,20 @@ def load_local_packages(
             extra={"file.path": reject.path, "error.message": reject.reason},
         )
     return LoadOutcome([list(report.packages) for report in reports], rejects)
+
+
+def load_configured_packages(settings: Settings) -> LoadOutcome:
+    """``load_local_packages`` with the validation, signature, worker and size settings
+    of ``settings`` (what the server and ``package-registry build`` load alike)."""
+    return load_local_packages(
+        settings.package_paths,
+        validate=not settings.disable_package_validation,
+        require_signatures=settings.require_package_signatures,
+        workers=settings.package_paths_workers,
+        limits=LoadLimits.from_values(
+            manifest=settings.package_max_manifest_size,
+            yaml=settings.package_max_yaml_size,
+            zip_member=settings.package_max_zip_member_size,
+            zip_ratio=settings.package_max_zip_ratio,
+        ),
+    )

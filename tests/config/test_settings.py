@@ -392,7 +392,8 @@ _COMMAND_LINE_ERRORS = [
     (
         ["-dry-run", "serve"],
         'unexpected argument "serve": package-registry takes no positional arguments '
-        "(settings are flags or config.yml keys)",
+        "(settings are flags or config.yml keys; the one subcommand is "
+        "`package-registry build`, as the first argument)",
     ),
 ]
 

@@ -155,6 +155,14 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag("dry-run", Kind.BOOL, False, _S, "Load every package, then exit without serving."),
     Flag(
+        "static-path",
+        Kind.STRING,
+        "",
+        _S,
+        "Folder written by `package-registry build --format static`: the routes without "
+        "query parameters are served from its files, the rest from the loaded packages.",
+    ),
+    Flag(
         "health-check",
         Kind.BOOL,
         False,
@@ -403,6 +411,7 @@ def usage_text(program: str = "package-registry") -> str:
     """The text printed for ``-h``: every flag with its kind, default and variable."""
     lines = [
         f"Usage: {program} [flags]",
+        f"       {program} build --format FORMAT --output DIR [PATH ...]  (see build -h)",
         "",
         "Flags are written -name=value, -name value or --name=value; booleans also as -name.",
         "Each flag can be set by its EPR_* environment variable; the command line wins.",

@@ -135,6 +135,7 @@ class Settings:
     tls_key: str = _flag_default("tls-key")
     tls_min_version: str | None = _flag_default("tls-min-version")
     dry_run: bool = _flag_default("dry-run")
+    static_path: str = _flag_default("static-path")
     health_check: bool = _flag_default("health-check")
     allow_unknown_query_parameters: bool = _flag_default("allow-unknown-query-parameters")
     workers: int = _flag_default("workers")
@@ -264,7 +265,8 @@ def _apply_command_line(values: dict[str, Any], argv: Sequence[str]) -> None:
     if rest:
         raise ConfigError(
             f"unexpected argument {go_quote(rest[0])}: package-registry takes no positional "
-            "arguments (settings are flags or config.yml keys)",
+            "arguments (settings are flags or config.yml keys; the one subcommand is "
+            "`package-registry build`, as the first argument)",
             usage_text(),
         )
 

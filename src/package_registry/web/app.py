@@ -34,6 +34,7 @@ from package_registry.web.routes.downloads import DownloadRoutes
 from package_registry.web.routes.info import InfoRoutes
 from package_registry.web.routes.packages import PackageRoutes
 from package_registry.web.routes.search import SearchRoutes
+from package_registry.web.statictree import ROUTES as STATIC_ROUTES
 
 Handler = Callable[[Request], Response | Awaitable[Response]]
 Scope = dict[str, Any]
@@ -94,6 +95,10 @@ class RegistryApp:
                 artifact=downloads.artifact_with_proxy,
                 signature=downloads.signature_with_proxy,
             )
+        tree = ctx.static_tree
+        if tree is not None:  # -static-path: a built tree answers first
+            for name in STATIC_ROUTES:
+                self._handlers[name] = tree.serving(name, self._handlers[name])
         self._async = {name for name, h in self._handlers.items() if inspect.iscoroutinefunction(h)}
         #: Whether requests asking the catalog are timed as the storage indexer's gets.
         self._indexer_gets = metrics is not None and metrics.indexer is not None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import posixpath
 
-_BY_EXTENSION: dict[str, str] = {
+#: Content types by lower-case file extension (``.md``); other files are sniffed.
+BY_EXTENSION: dict[str, str] = {
     # Forced by the reference: these always win.
     ".zip": "application/zip",
     ".ico": "image/x-icon",
@@ -48,7 +49,7 @@ _BINARY_BYTES = frozenset(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0C, 
 def content_type_for(name: str, head: bytes | None = None) -> str:
     """Content type for a file name; ``head`` (its first bytes) is sniffed if unknown."""
     ext = posixpath.splitext(name)[1].lower()
-    known = _BY_EXTENSION.get(ext)
+    known = BY_EXTENSION.get(ext)
     if known is not None:
         return known
     return sniff(head or b"")
@@ -56,7 +57,7 @@ def content_type_for(name: str, head: bytes | None = None) -> str:
 
 def needs_sniffing(name: str) -> bool:
     """Whether ``content_type_for`` would have to look at the file's bytes."""
-    return posixpath.splitext(name)[1].lower() not in _BY_EXTENSION
+    return posixpath.splitext(name)[1].lower() not in BY_EXTENSION
 
 
 def sniff(head: bytes) -> str:

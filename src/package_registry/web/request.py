@@ -3,8 +3,8 @@
 Handlers get a small parsed ``Request`` (method, decoded path, raw query, lower-case
 headers, route parameters) and the ``Context`` holding what lives for the whole
 process: cache times, the memory budget of the caches, the catalog holder, the archive
-cache, in proxy mode the upstream registry, and with a storage bucket the relay to its
-public files.
+cache, in proxy mode the upstream registry, with a storage bucket the relay to its
+public files, and with ``-static-path`` the built tree.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from package_registry.web.negotiation import gzip_accepted
 if TYPE_CHECKING:
     from package_registry.sources.proxy import Upstream
     from package_registry.web.relay import StorageRelay
+    from package_registry.web.statictree import StaticTree
 
 
 @dataclass(slots=True)
@@ -100,3 +101,5 @@ class Context:
     storage: StorageRelay | None = None
     #: Bytes each cache keyed by requests may keep.
     budget: CacheBudget = DEFAULT_BUDGET
+    #: The built tree the routes without query parameters are served from (``-static-path``).
+    static_tree: StaticTree | None = None

@@ -8,16 +8,20 @@ from package_registry.packages.render import render_json
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import JSON_TYPE, Response, cache_headers
 
-_FAVICON = resources.files("package_registry.web").joinpath("favicon.ico").read_bytes()
+#: The ``/favicon.ico`` body.
+FAVICON = resources.files("package_registry.web").joinpath("favicon.ico").read_bytes()
+
+
+def service_index(service_name: str, service_version: str) -> bytes:
+    """The ``/`` and ``/index.json`` body: the service's name and version."""
+    return render_json({"service.name": service_name, "service.version": service_version})
 
 
 class InfoRoutes:
     """Pre-built bodies for the routes whose answers never change while running."""
 
     def __init__(self, ctx: Context) -> None:
-        self._index_body = render_json(
-            {"service.name": ctx.service_name, "service.version": ctx.service_version}
-        )
+        self._index_body = service_index(ctx.service_name, ctx.service_version)
         self._index_headers = [*cache_headers(ctx.cache_times.index), JSON_TYPE]
         self._favicon_headers = [
             *cache_headers(ctx.cache_times.catch_all),
@@ -31,4 +35,4 @@ class InfoRoutes:
         return Response(200, [], b"")
 
     def favicon(self, request: Request) -> Response:
-        return Response(200, list(self._favicon_headers), _FAVICON, replayable=True)
+        return Response(200, list(self._favicon_headers), FAVICON, replayable=True)
