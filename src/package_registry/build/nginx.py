@@ -76,7 +76,7 @@ def nginx_conf(root: str, times: CacheTimes, registry_url: str, sniffed: dict[st
     types = {ext.lstrip("."): content_type for ext, content_type in BY_EXTENSION.items()}
     types.update(extensions)
     type_lines = "".join(
-        f"    {_quote(t)} {ext};\n" for ext, t in sorted(types.items(), key=lambda i: i[0])
+        f"    {_quote(t)} {_quote(ext)};\n" for ext, t in sorted(types.items(), key=lambda i: i[0])
     )
     exact_locations = "".join(
         f"      location = {_quote(path)} {{\n"

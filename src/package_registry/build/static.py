@@ -43,6 +43,7 @@ from package_registry.build.nginx import nginx_conf, registry_address
 from package_registry.catalog.build import build_catalog
 from package_registry.catalog.snapshot import Catalog
 from package_registry.packages.archive import write_targz, write_zip
+from package_registry.packages.files import safe_relpath
 from package_registry.packages.model import Package
 from package_registry.packages.render import render_json
 from package_registry.queries.categories import categories
@@ -225,17 +226,18 @@ def write_package(tree: Tree, package: Package, fingerprint: str) -> Built:
     tree.put(document, render_json(package.full))
     built.files.append(document)
     for entry in files.walk():
-        info = files.stat(entry.path)
-        if info is None:  # a directory, or nothing the server would serve
+        inside = safe_relpath(entry.path)
+        info = None if inside is None else files.stat(inside)
+        if inside is None or info is None:  # a directory, or nothing the server serves
             continue
-        relpath = f"{base}/{entry.path}"
+        relpath = f"{base}/{inside}"
         if relpath == document:
             log.warning(
                 "package file index.json left out: its URL is the package document's file",
                 extra={"package.name": package.name, "package.version": package.version},
             )
             continue
-        with files.open(entry.path) as source:
+        with files.open(inside) as source:
             head = source.read(SNIFF_BYTES)
 
             def copy(out: BinaryIO, head: bytes = head, source: BinaryIO = source) -> None:
@@ -244,8 +246,8 @@ def write_package(tree: Tree, package: Package, fingerprint: str) -> Built:
 
             tree.put_built(relpath, copy, info.mtime)
         built.files.append(relpath)
-        if needs_sniffing(entry.path):
-            built.sniffed[relpath] = content_type_for(entry.path, head)
+        if needs_sniffing(inside):
+            built.sniffed[relpath] = content_type_for(inside, head)
     top = f"{package.name}-{package.version}"
     download = f"epr/{package.name}/{top}"
     if files.kind == "zip":
@@ -363,10 +365,16 @@ def _progress(total: int, interactive: bool) -> Iterator[Callable[[Package], Non
     if not interactive:
         yield lambda _: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
-        TextColumn("building"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}")
+        TextColumn("building"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
     ) as bar:
         task = bar.add_task("", total=total)
         yield lambda package: bar.update(
