@@ -420,3 +420,32 @@ def test_nginx_is_told_the_sniffed_types() -> None:
         "/package/a/1.0.0/.md": "text/plain; charset=utf-8",
         "/package/a/1.0.0/bin/blob": "application/octet-stream",
     }
+
+
+def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
+    leader, follower = os.openpty()
+    try:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("EPR_")}
+        done = subprocess.run(
+            [EXECUTABLE, "build", "--format", "static", "--output", str(tmp_path / "t"), EXAMPLES],
+            cwd=tmp_path,
+            env={**environment, "TERM": "xterm", "COLUMNS": "100"},
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            timeout=120,
+        )
+        os.close(follower)
+        written = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is closed once everything is read
+                break
+            if not chunk:
+                break
+            written += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert b"building" in written and b"6/6" in written
+    assert b"static tree " in written

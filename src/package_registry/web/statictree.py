@@ -32,6 +32,8 @@ ROUTES = frozenset(
     ("index", "favicon", "package_index", "static", "artifact", "signature", "tarball")
 )
 _DOWNLOAD_SUFFIX = {"artifact": ".zip", "signature": ".zip.sig", "tarball": ".tar.gz"}
+#: How ``epr_storage_requests_total`` counts the files the routes serve.
+_COMPONENT = {"static": "statics", "artifact": "artifacts", "signature": "signatures"}
 
 
 class StaticTree:
@@ -92,7 +94,10 @@ class StaticTree:
             open=functools.partial(open, path, "rb"),
             path=path,
         )
-        return serve_content(request.method, request.headers, content, self._headers[route])
+        response = serve_content(request.method, request.headers, content, self._headers[route])
+        if route in _COMPONENT:
+            response.storage_request = ("local", _COMPONENT[route])
+        return response
 
     def serving(self, route: str, handler: Handler) -> Handler:
         """``handler`` answering from the tree first."""
