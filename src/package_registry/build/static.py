@@ -291,6 +291,8 @@ def _write_state(tree: Tree, packages: dict[str, Built], globals_: list[str]) ->
 
 @dataclass(frozen=True, slots=True)
 class Summary:
+    """The one line a build ends with (after the progress bar, or alone)."""
+
     packages: int
     invalid: int
     counts: Counts
