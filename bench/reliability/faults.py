@@ -2,7 +2,8 @@
 500 or garbage (a real misbehaving HTTP server, :mod:`reliability.fakes`), and the
 storage bucket's cursor moving, pointing at a broken index, then the bucket gone.
 
-For each fault a request that needs the upstream must fail fast (within 10 s) with the
+For each fault a request that needs the upstream must fail fast (within 10 s, with
+``-outgoing-read-timeout=5s -outgoing-total-timeout=8s``) with the
 reference's answer — 500 ``internal server error`` in proxy mode; in storage mode 500
 ``error from package-storage server``, or the upstream's own status relayed, or a
 connection aborted mid-body (never a complete-looking 200) — while ``/health`` answers
@@ -26,6 +27,10 @@ from reliability.fakes import Upstream, closed_port
 from reliability.harness import BIN, EXAMPLES, Outcome, Registry, Settings
 
 FAST = 10.0
+#: The outgoing limits the registries run with: the defaults (30 s read, 60 s total, and
+#: the reference's retry back-off of 1+2+4+8 s in proxy mode) are made for a healthy
+#: upstream across the internet; an operator who wants faults answered sooner sets these.
+OUTGOING = ("-outgoing-read-timeout=5s", "-outgoing-total-timeout=8s")
 CLIENT_TIMEOUT = FAST + 5  # a request still open then is reported as hanging
 MODES = ("ok", "down", "stall", "500", "garbage")
 
@@ -105,6 +110,7 @@ def _proxy(directory: Path, upstreams: dict[str, Upstream], outcome: Outcome) ->
                 "-feature-proxy-mode",
                 f"-proxy-to={_url(upstreams, mode)}",
                 "-proxy-allow-insecure",
+                *OUTGOING,
             ],
         )
         for mode in MODES
@@ -230,6 +236,7 @@ def _storage_registry(directory: Path, bucket: str, endpoint: str, emulator: str
             f"-storage-indexer-bucket-internal=gs://{bucket}",
             f"-storage-endpoint={endpoint}",
             "-storage-indexer-watch-interval=1s",
+            *OUTGOING,
         ],
         env={"STORAGE_EMULATOR_HOST": emulator},
     )
