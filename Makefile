@@ -6,7 +6,8 @@ ADDRESS ?= localhost:8080
 SHARED ?= ../shared
 IMAGE ?= localhost/package-registry
 
-.PHONY: run test test-uvicorn-lowest check lint format conformance bench reliability image image-test clean
+.PHONY: run test test-uvicorn-lowest test-kit check lint format conformance bench reliability
+.PHONY: image image-test clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +32,18 @@ test-uvicorn-lowest:
 	  tests/web/test_connections.py tests/web/test_uvicorn_internals.py \
 	  tests/web/test_lifecycle.py::test_shutdown_is_bounded_when_a_client_stops_reading
 
+## Unit tests against the reference's golden files (needs $(SHARED)/conformance).
+test-kit: $(BIN)/.installed
+	CONFORMANCE_KIT=$(abspath $(SHARED))/conformance $(BIN)/python -m pytest -q tests_kit
+
 ## Lint and format checks.
 check: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench deploy
-	$(BIN)/ruff format --check src tests bench deploy
+	$(BIN)/ruff check src tests tests_kit bench deploy
+	$(BIN)/ruff format --check src tests tests_kit bench deploy
 
 format: $(BIN)/.installed
-	$(BIN)/ruff format src tests bench deploy
-	$(BIN)/ruff check --fix src tests bench deploy
+	$(BIN)/ruff format src tests tests_kit bench deploy
+	$(BIN)/ruff check --fix src tests tests_kit bench deploy
 
 ## Build the container image $(IMAGE) (docker if a daemon answers, else buildah; see
 ## scripts/image.sh). Where buildah is used, scripts/container-env.sh installs it and podman

@@ -29,8 +29,6 @@ from botocore.client import BaseClient
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "src" / "package_registry" / "examples"
-SHARED = ROOT.parent / "shared"
-CONFORMANCE_DATA = SHARED / "conformance" / "data"
 EXECUTABLE = shutil.which("package-registry", path=str(Path(sys.executable).parent)) or ""
 
 GCS_EMULATOR = shutil.which("gcp-storage-emulator", path=str(Path(sys.executable).parent))
@@ -209,11 +207,6 @@ def stop(server: RunningRegistry) -> int:
     if server.reader is not None:
         server.reader.join(5)
     return status
-
-
-requires_shared = pytest.mark.skipif(
-    not CONFORMANCE_DATA.is_dir(), reason="../shared/conformance is not beside the repository"
-)
 
 
 @pytest.fixture(scope="session")

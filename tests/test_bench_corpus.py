@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,9 +12,7 @@ import yaml
 
 from package_registry.sources.folders import load_folders
 from package_registry.sources.zips import load_zips
-
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "make_corpus.py"
+from tests.corpus import make_corpus
 
 STRICT_SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -30,18 +25,6 @@ REQUIRED_FIELDS = {
     "data_stream.namespace": "constant_keyword",
     "@timestamp": "date",
 }
-
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_make_corpus", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-make_corpus = _load_script()
 
 
 class PackageView:

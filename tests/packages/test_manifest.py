@@ -1,15 +1,13 @@
-"""Manifests to ``Package``: the reference's golden documents, derived fields and errors.
+"""Manifests to ``Package``: derived fields, defaults and errors.
 
-The golden tests read the conformance kit in ``../shared`` (skipped when it is absent);
-the others build tiny packages in a temporary folder.
+Every test builds tiny packages in a temporary folder. (The comparison with the
+reference's golden documents is in ``tests_kit/``.)
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,12 +15,6 @@ from package_registry.packages.model import Package
 from package_registry.packages.render import render_json
 from package_registry.sources.base import LoadReport
 from package_registry.sources.folders import load_folders
-from package_registry.sources.zips import load_zips
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-DATA = SHARED / "conformance" / "data"
-GENERATED = DATA / "generated"
-NO_KIT = "the conformance kit (../shared/conformance/data) is not available"
 
 
 def load(*paths: Path, validate: bool = True) -> LoadReport:
@@ -31,133 +23,25 @@ def load(*paths: Path, validate: bool = True) -> LoadReport:
     )
 
 
-def assert_golden(doc: dict[str, Any], golden: Path) -> None:
-    """Same JSON, and the same bytes once surrounding white space is trimmed."""
-    expected = golden.read_bytes()
-    rendered = render_json(doc)
-    assert json.loads(rendered) == json.loads(expected)
-    assert rendered.strip() == expected.strip()
-
-
-def golden_index_cases() -> list[Any]:
-    """``generated/package/<name>/<version>/index.json`` of every fixture package."""
-    if not DATA.is_dir():
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=NO_KIT))]
-    return [
-        pytest.param(
-            golden.parent.parent.name,
-            golden.parent.name,
-            id=f"{golden.parent.parent.name}/{golden.parent.name}",
-        )
-        for golden in sorted(GENERATED.glob("package/*/*/index.json"))
-        # Goldens left over from removed fixtures have no package to compare with.
-        if (DATA / "package" / golden.parent.parent.name / golden.parent.name).is_dir()
-    ]
-
-
-@pytest.fixture(scope="module")
-def second_and_package() -> dict[tuple[str, str], Package]:
-    """The ``second+package`` profile: second_package_path shadows package."""
-    if not DATA.is_dir():
-        pytest.skip(NO_KIT)
-    report = load(DATA / "second_package_path", DATA / "package")
-    assert report.rejects == []
-    return {package.key: package for package in report.packages}
-
-
-@pytest.fixture(scope="module")
-def package_only() -> dict[tuple[str, str], Package]:
-    """The folder half of the ``local-storage+package`` profile."""
-    if not DATA.is_dir():
-        pytest.skip(NO_KIT)
-    report = load(DATA / "package")
-    assert report.rejects == []
-    return {package.key: package for package in report.packages}
-
-
-@pytest.mark.parametrize(("name", "version"), golden_index_cases())
-def test_package_document_matches_golden(
-    second_and_package: dict[tuple[str, str], Package], name: str, version: str
-) -> None:
-    package = second_and_package[(name, version)]
-    assert_golden(package.full, GENERATED / "package" / name / version / "index.json")
-
-
-@pytest.mark.parametrize(
-    ("golden", "name", "version"),
-    [
-        ("package.json", "example", "1.0.0"),
-        ("package-multiversion-1.1.0.json", "multiversion", "1.1.0"),
-        ("package-deprecated-input-package-1.0.0.json", "deprecated_input_package", "1.0.0"),
-        ("package-deprecated-input-policy-1.0.0.json", "deprecated_input_policy", "1.0.0"),
-        (
-            "package-deprecated-integration-input-1.0.0.json",
-            "deprecated_integration_input",
-            "1.0.0",
-        ),
-        (
-            "package-deprecated-integration-stream-1.0.0.json",
-            "deprecated_integration_stream",
-            "1.0.0",
-        ),
-        ("datasources-1.0.0-package.json", "datasources", "1.0.0"),
-        ("sql-input-package.json", "sql_input", "0.3.0"),
-    ],
-)
-def test_named_package_document_matches_golden(
-    package_only: dict[tuple[str, str], Package], golden: str, name: str, version: str
-) -> None:
-    assert_golden(package_only[(name, version)].full, GENERATED / golden)
-
-
-def test_search_items_match_golden() -> None:
-    """``search-all.json`` comes from the ``combined`` profile: zips, then folders."""
-    if not DATA.is_dir():
-        pytest.skip(NO_KIT)
-    paths = [str(DATA / "local-storage"), str(DATA / "second_package_path"), str(DATA / "package")]
-    zipped = load_zips(paths, require_signatures=False).packages
-    folders = load_folders(paths, require_signatures=False).packages
-    zipped_keys = {package.key for package in zipped}
-    combined = [*zipped, *(package for package in folders if package.key not in zipped_keys)]
-    by_key = {package.key: package for package in combined}
-    items = json.loads((GENERATED / "search-all.json").read_text())
-    assert items
-    for item in items:
-        summary = by_key[(item["name"], item["version"])].summary
-        assert summary == item
-        # Parsed JSON keeps the golden's key order, so this compares order at every level.
-        assert render_json(summary) == render_json(item), item["name"]
-
-
-def test_every_version_carries_the_latest_deprecation_notice(
-    second_and_package: dict[tuple[str, str], Package],
-) -> None:
-    notices = [
-        package.full.get("deprecated")
-        for (name, _), package in second_and_package.items()
-        if name == "multiversion"
-    ]
-    assert len(notices) == 4
-    assert all(
-        n == {"since": "1.2.0", "description": "This package is deprecated"} for n in notices
+def test_typed_fields_follow_the_manifest(tmp_path: Path) -> None:
+    manifest = (
+        "format_version: 1.0.0\n"
+        "name: typed\ntitle: Typed\nversion: 1.0.0\ndescription: Typed fields.\n"
+        "type: integration\nrelease: ga\ncategories: [crm, azure]\n"
+        "conditions:\n  kibana:\n    version: '~7.x.x'\n"
+        "policy_templates:\n"
+        "  - name: logs\n    title: Logs\n    description: Log files.\n"
+        "    categories: [datastore]\n    inputs:\n      - type: logfile\n"
     )
-
-
-def test_typed_fields_follow_the_manifest(
-    second_and_package: dict[tuple[str, str], Package],
-) -> None:
-    example = second_and_package[("example", "1.0.0")]
-    assert (example.type, example.release, example.categories) == (
-        "integration",
-        "ga",
-        ("crm", "azure"),
-    )
-    assert [(t.name, t.categories) for t in example.policy_templates] == [("logs", ("datastore",))]
-    assert example.kibana is not None and example.agent is None
-    assert example.spec is not None and str(example.spec) == "1.0.0"
-    assert example.capabilities is None
-    assert example.files is not None and example.files.kind == "folder"
-    assert example.internal is False
+    write_package(tmp_path, {"manifest.yml": manifest}, name="typed", version="1.0.0")
+    typed = only_package(tmp_path)
+    assert (typed.type, typed.release, typed.categories) == ("integration", "ga", ("crm", "azure"))
+    assert [(t.name, t.categories) for t in typed.policy_templates] == [("logs", ("datastore",))]
+    assert typed.kibana is not None and typed.agent is None
+    assert typed.spec is not None and str(typed.spec) == "1.0.0"
+    assert typed.capabilities is None
+    assert typed.files is not None and typed.files.kind == "folder"
+    assert typed.internal is False
 
 
 # --- hand-made packages ------------------------------------------------------------------

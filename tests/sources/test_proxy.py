@@ -33,7 +33,8 @@ from package_registry.sources.proxy import (
     UpstreamError,
     backoff_scale,
 )
-from tests.conftest import CONFORMANCE_DATA, EXAMPLES, requires_shared
+from tests.conftest import EXAMPLES
+from tests.corpus import VERSIONS, small_corpus
 
 FAST = RetryPolicy(backoff_min=0.001, backoff_max=0.01, timeout=2.0)
 
@@ -339,14 +340,14 @@ def test_answers_must_have_the_right_shape():
     assert decode_categories(b'[{"id": "x", "extra": true}]') == [("x", "", 0, "", "")]
 
 
-def _local_packages(*paths: object) -> list:  # type: ignore[type-arg]
+def local_packages(*paths: object) -> list:  # type: ignore[type-arg]
     outcome = load_local_packages(
         [str(p) for p in paths], validate=True, require_signatures=False, workers=1
     )
     return [package for source in outcome.sources for package in source]
 
 
-def _round_trip(packages: list) -> None:  # type: ignore[type-arg]
+def round_trip(packages: list) -> None:  # type: ignore[type-arg]
     assert packages
     for package in packages:
         from_full = decode_package(render_json(package.full))
@@ -358,15 +359,20 @@ def _round_trip(packages: list) -> None:  # type: ignore[type-arg]
 
 
 def test_documents_of_the_examples_decode_to_the_same_bytes():
-    _round_trip(_local_packages(EXAMPLES))
+    round_trip(local_packages(EXAMPLES))
 
 
-@requires_shared
-def test_documents_of_the_conformance_packages_decode_to_the_same_bytes():
-    _round_trip(
-        _local_packages(
-            CONFORMANCE_DATA / "package",
-            CONFORMANCE_DATA / "second_package_path",
-            CONFORMANCE_DATA / "local-storage",
-        )
-    )
+@pytest.fixture(scope="module")
+def corpus_packages(tmp_path_factory: pytest.TempPathFactory) -> list:  # type: ignore[type-arg]
+    """Every version of the small generated corpus, by key (zips give the same documents:
+    ``tests/sources/test_zips.py``)."""
+    folders = small_corpus(tmp_path_factory.mktemp("corpus") / "folders", zipped=False)
+    return sorted(local_packages(folders), key=lambda package: package.key)
+
+
+@pytest.mark.parametrize("index", range(VERSIONS))
+def test_documents_of_the_generated_corpus_decode_to_the_same_bytes(
+    corpus_packages: list,
+    index: int,  # type: ignore[type-arg]
+) -> None:
+    round_trip([corpus_packages[index]])

@@ -2,7 +2,7 @@
 
 One ``gcp-storage-emulator`` and one ``moto_server`` process (in memory, on free loopback
 ports) serve the whole session; every index test runs against both, in a bucket of its
-own filled with the reference's example index files or small documents written here.
+own filled with the index documents of ``tests/storage_index.py``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,47 +25,22 @@ from package_registry.sources.storage import (
     open_bucket,
     parse_bucket_url,
 )
-from tests.conftest import CONFORMANCE_DATA, requires_shared, s3_client, s3_environment
+from tests.conftest import s3_client, s3_environment
+from tests.storage_index import (
+    NAME,
+    TITLE,
+    delta_add,
+    delta_of,
+    delta_remove,
+    delta_update,
+    delta_update_field_removal,
+    deprecated_index,
+    index_of,
+    manifest,
+    small_index,
+)
 
-pytestmark = requires_shared
-
-TESTDATA = CONFORMANCE_DATA / "storage-testdata"
 _buckets = itertools.count()
-
-
-def example(name: str) -> bytes:
-    return (TESTDATA / name).read_bytes()
-
-
-def manifest(name: str, version: str, **extra: Any) -> dict[str, Any]:
-    """A small valid ``package_manifest`` (the shape of the example index files)."""
-    return {
-        "name": name,
-        "title": f"{name} title",
-        "version": version,
-        "description": "A package.",
-        "type": "integration",
-        "download": f"/epr/{name}/{name}-{version}.zip",
-        "path": f"/package/{name}/{version}",
-        "format_version": "1.0.0",
-        **extra,
-    }
-
-
-def index_of(*manifests: dict[str, Any]) -> dict[str, Any]:
-    return {"packages": [{"package_manifest": m} for m in manifests]}
-
-
-def delta_of(
-    added: tuple[dict[str, Any], ...] = (),
-    updated: tuple[dict[str, Any], ...] = (),
-    removed: tuple[tuple[str, str], ...] = (),
-) -> dict[str, Any]:
-    return {
-        "added": [{"package_manifest": m} for m in added],
-        "updated": [{"package_manifest": m} for m in updated],
-        "removed": [{"name": name, "version": version} for name, version in removed],
-    }
 
 
 def keys(index: StorageIndex) -> list[tuple[str, str]]:
@@ -146,9 +122,9 @@ def store(request: pytest.FixtureRequest) -> Store:
 
 @pytest.fixture
 def small(store: Store) -> StorageIndex:
-    """An incremental index fully synced with the small example index at cursor ``001``."""
+    """An incremental index fully synced with the small index at cursor ``001``."""
     store.cursor("001")
-    store.revision("001", index=example("search-index-all-small.json"))
+    store.revision("001", index=small_index())
     index = store.index(incremental=True)
     assert index.update() is True
     return index
@@ -194,7 +170,7 @@ def test_parse_bucket_url_refuses_other_urls(url: str) -> None:
 def test_full_sync_loads_the_index_of_the_cursor(store: Store, root: str) -> None:
     store.root = root
     store.cursor("1")
-    store.revision("1", index=example("search-index-all-small.json"))
+    store.revision("1", index=small_index())
     index = store.index()
     assert index.cursor is None
     assert index.packages == ()
@@ -202,14 +178,14 @@ def test_full_sync_loads_the_index_of_the_cursor(store: Store, root: str) -> Non
     assert index.update() is True
 
     assert index.cursor == "1"
-    assert keys(index) == [("1password", "0.1.1"), ("1password", "0.2.0")]
+    assert keys(index) == [(NAME, "0.1.1"), (NAME, "0.2.0")]
     assert all(package.files is None for package in index.packages)
-    assert index.packages[1].full["title"] == "1Password Events Reporting"
+    assert index.packages[1].full["title"] == TITLE
 
 
 def test_same_cursor_changes_nothing(store: Store) -> None:
     store.cursor("1")
-    store.revision("1", index=example("search-index-all-small.json"))
+    store.revision("1", index=small_index())
     index = store.index()
     index.update()
     packages = index.packages
@@ -273,7 +249,7 @@ def test_unreadable_cursor_file(store: Store, body: bytes) -> None:
 )
 def test_bad_index_keeps_the_previous_state(store: Store, body: bytes | None, message: str) -> None:
     store.cursor("1")
-    store.revision("1", index=example("search-index-all-small.json"))
+    store.revision("1", index=small_index())
     index = store.index()
     index.update()
     packages = index.packages
@@ -299,14 +275,14 @@ def test_index_without_packages_is_empty(store: Store) -> None:
 
 def test_non_incremental_mode_loads_the_full_index_of_a_new_cursor(store: Store) -> None:
     store.cursor("001")
-    store.revision("001", index=example("search-index-all-small.json"))
+    store.revision("001", index=small_index())
     index = store.index()
     index.update()
     store.cursor("002")
     store.revision(
         "002",
         index=index_of(manifest("other", "1.0.0")),
-        delta=example("search-index-delta-add.json"),
+        delta=delta_add(),
     )
 
     assert index.update() is True
@@ -323,35 +299,35 @@ def test_revisions_are_applied_in_order(store: Store, root: str) -> None:
     store.root = root
     store.cursor("001")
     store.revision("000", delta=delta_of(added=(manifest("too-old", "1.0.0"),)))
-    store.revision("001", index=example("search-index-all-small.json"))
+    store.revision("001", index=small_index())
     index = store.index(incremental=True)
     index.update()
     # Written out of order: the folder names decide.
-    store.revision("004", delta=example("search-index-delta-remove.json"))
-    store.revision("002", delta=example("search-index-delta-add.json"))
-    store.revision("003", delta=example("search-index-delta-update.json"))
+    store.revision("004", delta=delta_remove())
+    store.revision("002", delta=delta_add())
+    store.revision("003", delta=delta_update())
     store.revision("005", delta=delta_of(added=(manifest("too-new", "1.0.0"),)))
     store.cursor("004")
 
     assert index.update() is True
 
     assert index.cursor == "004"
-    assert keys(index) == [("1password", "0.2.0"), ("1password", "0.3.0")]
-    assert index.packages[0].full["title"] == "1Password Events Reporting UPDATED DELTA"
+    assert keys(index) == [(NAME, "0.2.0"), (NAME, "0.3.0")]
+    assert index.packages[0].full["title"] == f"{TITLE} UPDATED"
     assert index.update() is False
 
 
 def test_update_replaces_the_whole_package(small: StorageIndex, store: Store) -> None:
     assert small.packages[1].full["categories"] == ["security"]
-    store.revision("002", delta=example("search-index-delta-update-field-removal.json"))
+    store.revision("002", delta=delta_update_field_removal())
     store.cursor("002")
 
     assert small.update() is True
 
     updated = small.packages[1]
-    assert updated.key == ("1password", "0.2.0")
+    assert updated.key == (NAME, "0.2.0")
     assert "categories" not in updated.full
-    assert updated.full["title"] == "1Password Events Reporting"
+    assert updated.full["title"] == TITLE
 
 
 def test_delta_ignores_updates_of_absent_and_additions_of_present_packages(
@@ -361,7 +337,7 @@ def test_delta_ignores_updates_of_absent_and_additions_of_present_packages(
         "002",
         delta=delta_of(
             added=(
-                manifest("1password", "0.1.1", title="added again"),
+                manifest(NAME, "0.1.1", title="added again"),
                 manifest("new", "1.0.0"),
             ),
             updated=(manifest("absent", "1.0.0"),),
@@ -372,22 +348,20 @@ def test_delta_ignores_updates_of_absent_and_additions_of_present_packages(
 
     assert small.update() is True
 
-    assert keys(small) == [("1password", "0.1.1"), ("1password", "0.2.0"), ("new", "1.0.0")]
-    assert small.packages[0].full["title"] == "1Password Events Reporting"
+    assert keys(small) == [(NAME, "0.1.1"), (NAME, "0.2.0"), ("new", "1.0.0")]
+    assert small.packages[0].full["title"] == TITLE
 
 
 def test_removed_then_added_package_moves_to_the_end(small: StorageIndex, store: Store) -> None:
     store.revision(
         "002",
-        delta=delta_of(
-            added=(manifest("1password", "0.1.1", title="back"),), removed=(("1password", "0.1.1"),)
-        ),
+        delta=delta_of(added=(manifest(NAME, "0.1.1", title="back"),), removed=((NAME, "0.1.1"),)),
     )
     store.cursor("002")
 
     small.update()
 
-    assert keys(small) == [("1password", "0.2.0"), ("1password", "0.1.1")]
+    assert keys(small) == [(NAME, "0.2.0"), (NAME, "0.1.1")]
     assert small.packages[1].full["title"] == "back"
 
 
@@ -395,7 +369,7 @@ def test_removed_then_added_package_moves_to_the_end(small: StorageIndex, store:
 def test_unusable_delta_falls_back_to_that_revisions_full_index(
     small: StorageIndex, store: Store, broken: bytes | None
 ) -> None:
-    store.revision("002", delta=example("search-index-delta-add.json"))
+    store.revision("002", delta=delta_add())
     store.revision("003", index=index_of(manifest("full", "1.0.0")), delta=broken)
     store.revision("004", delta=delta_of(added=(manifest("after", "1.0.0"),)))
     store.cursor("004")
@@ -409,7 +383,7 @@ def test_unusable_delta_falls_back_to_that_revisions_full_index(
 
 def test_missing_delta_and_full_index_fails_the_update(small: StorageIndex, store: Store) -> None:
     packages = small.packages
-    store.revision("002", delta=example("search-index-delta-add.json"))
+    store.revision("002", delta=delta_add())
     store.put("v2/metadata/003/other.json", b"{}")
     store.cursor("003")
 
@@ -426,10 +400,10 @@ def test_missing_delta_and_full_index_fails_the_update(small: StorageIndex, stor
 
 def test_unpadded_cursors_are_never_picked_up(store: Store) -> None:
     store.cursor("9")
-    store.revision("9", index=example("search-index-all-small.json"))
+    store.revision("9", index=small_index())
     index = store.index(incremental=True)
     index.update()
-    store.revision("10", delta=example("search-index-delta-add.json"))
+    store.revision("10", delta=delta_add())
     store.cursor("10")
 
     # "10" < "9" as strings: no revision lies between them, and the cursor stays behind.
@@ -440,7 +414,7 @@ def test_unpadded_cursors_are_never_picked_up(store: Store) -> None:
 
 
 def test_cursor_stops_at_the_last_revision_found(small: StorageIndex, store: Store) -> None:
-    store.revision("002", delta=example("search-index-delta-add.json"))
+    store.revision("002", delta=delta_add())
     store.cursor("003")
 
     assert small.update() is True
@@ -491,13 +465,13 @@ def test_notice_of_the_highest_deprecated_version_applies_to_all_versions(store:
 
 def test_notice_is_kept_across_full_syncs(store: Store) -> None:
     store.cursor("1")
-    store.revision("1", index=example("search-index-all-small-deprecated.json"))
+    store.revision("1", index=deprecated_index())
     index = store.index()
     index.update()
     assert notices(index) == [{"since": "1.0.0", "description": ""}]
 
     store.cursor("2")
-    store.revision("2", index=example("search-index-all-small.json"))
+    store.revision("2", index=small_index())
     index.update()
     assert notices(index) == [{"since": "1.0.0", "description": ""}] * 2
 
@@ -519,11 +493,12 @@ def test_spread_notices_count_in_later_updates(store: Store) -> None:
     assert notices(index) == [OLD, OLD, OLD]
 
 
-def test_index_file_bucket_is_revision_one(tmp_path):
+def test_index_file_bucket_is_revision_one(tmp_path: Path) -> None:
     """``EPR_EMULATOR_INDEX_PATH``: one file read as revision 1, errors kept readable."""
     location = parse_bucket_url("gs://fake-package-storage-internal")
-    small = str(TESTDATA / "search-index-all-small.json")
-    index = StorageIndex(open_bucket(location, index_file=small), location)
+    small = tmp_path / "search-index-all.json"
+    small.write_bytes(orjson.dumps(small_index()))
+    index = StorageIndex(open_bucket(location, index_file=str(small)), location)
     assert index.update() is True
     assert index.cursor == "1" and len(index.packages) == 2
     assert index.update() is False

@@ -1,9 +1,8 @@
-"""Zipped packages: goldens, package root, member order, unsafe members and member times."""
+"""Zipped packages: documents, package root, member order, unsafe members and member times."""
 
 from __future__ import annotations
 
 import calendar
-import json
 import logging
 import struct
 import zipfile
@@ -11,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from package_registry.packages.model import Package
 from package_registry.packages.render import render_json
 from package_registry.sources.base import LoadReport
+from package_registry.sources.folders import load_folders
 from package_registry.sources.zips import ZipFiles, load_zips
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-DATA = SHARED / "conformance" / "data"
-NO_KIT = "the conformance kit (../shared/conformance/data) is not available"
+from tests.corpus import VERSIONS, small_corpus
 
 MANIFEST = b"""\
 format_version: 3.0.0
@@ -47,25 +45,6 @@ def write_zip(path: Path, members: list[tuple[str, bytes]], *, extra: bytes = b"
 def load(*paths: Path, **options: object) -> LoadReport:
     options.setdefault("require_signatures", False)
     return load_zips([str(p) for p in paths], **options)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("golden", "name", "version"),
-    [
-        ("package-zip.json", "example", "1.0.1"),
-        ("package-zip-nodirentries.json", "nodirentries", "1.0.0"),
-    ],
-)
-def test_zip_package_document_matches_golden(golden: str, name: str, version: str) -> None:
-    if not DATA.is_dir():
-        pytest.skip(NO_KIT)
-    report = load(DATA / "local-storage")
-    assert report.rejects == []
-    package = {p.key: p for p in report.packages}[(name, version)]
-    expected = (DATA / "generated" / golden).read_bytes()
-    assert json.loads(render_json(package.full)) == json.loads(expected)
-    assert render_json(package.full).strip() == expected.strip()
-    assert package.files is not None and package.files.kind == "zip"
 
 
 def test_root_is_the_folder_of_the_first_top_level_manifest(tmp_path: Path) -> None:
@@ -213,3 +192,27 @@ def test_a_replaced_zip_is_read_again(tmp_path: Path) -> None:
         assert stream.read() == b"newer\n"
     path.write_bytes(b"no longer a zip")
     assert files.stat("docs/README.md") is None
+
+
+@pytest.fixture(scope="module")
+def corpus_pairs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Package, Package]]:
+    """(folder, zip) pairs of every version of the small generated corpus, by key."""
+    base = tmp_path_factory.mktemp("corpus")
+    folders = load_folders(
+        [str(small_corpus(base / "folders", zipped=False))], require_signatures=False
+    )
+    zipped = load(small_corpus(base / "zips", zipped=True))
+    assert folders.rejects == [] and zipped.rejects == []
+    by_key = {package.key: package for package in zipped.packages}
+    ordered = sorted(folders.packages, key=lambda package: package.key)
+    return [(package, by_key[package.key]) for package in ordered]
+
+
+@pytest.mark.parametrize("index", range(VERSIONS))
+def test_a_zip_gives_the_document_of_the_same_folder(
+    corpus_pairs: list[tuple[Package, Package]], index: int
+) -> None:
+    folder, zipped = corpus_pairs[index]
+    assert render_json(zipped.full) == render_json(folder.full)
+    assert render_json(zipped.summary) == render_json(folder.summary)
+    assert zipped.files is not None and zipped.files.kind == "zip"

@@ -26,11 +26,10 @@ from tests.conftest import (
     s3_client,
     s3_environment,
 )
+from tests.storage_index import NAME, small_index
 
-SMALL_INDEX = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared/conformance/data/storage-testdata/search-index-all-small.json"
-)
+#: What the stand-in package storage serves as the zip of ``NAME`` 0.1.1.
+ZIP = f"PK zip of {NAME} 0.1.1".encode()
 
 
 def upload(bucket: storage.Bucket, name: str, data: bytes) -> None:
@@ -74,11 +73,11 @@ def artifacts(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A plain HTTP server over a folder laid out like the public package storage."""
     root = tmp_path / "storage"
     packages = root / "artifacts" / "packages"
-    static = root / "artifacts" / "static" / "1password-0.1.1" / "img"
+    static = root / "artifacts" / "static" / f"{NAME}-0.1.1" / "img"
     packages.mkdir(parents=True)
     static.mkdir(parents=True)
-    (packages / "1password-0.1.1.zip").write_bytes(b"PK zip of 1password 0.1.1")
-    (packages / "1password-0.1.1.zip.sig").write_bytes(b"-----BEGIN PGP SIGNATURE-----\n")
+    (packages / f"{NAME}-0.1.1.zip").write_bytes(ZIP)
+    (packages / f"{NAME}-0.1.1.zip.sig").write_bytes(b"-----BEGIN PGP SIGNATURE-----\n")
     (static / "logo light [bg].svg").write_bytes(b"<svg/>")
     port = free_port()
     process = subprocess.Popen(
@@ -110,7 +109,7 @@ def versions(server: RunningRegistry, name: str) -> set[str]:
 
 @pytest.fixture
 def storage_registry(registry, gcs_emulator, bucket, artifacts) -> Callable[..., RunningRegistry]:
-    publish(partial(upload, bucket), "1", json.loads(SMALL_INDEX.read_text()))
+    publish(partial(upload, bucket), "1", small_index())
     endpoint, _ = artifacts
 
     def start(*flags: str) -> RunningRegistry:
@@ -125,56 +124,58 @@ def storage_registry(registry, gcs_emulator, bucket, artifacts) -> Callable[...,
 
 def test_storage_and_local_packages_are_served_together(storage_registry):
     server = storage_registry("-workers=1")
-    assert versions(server, "1password") == {"0.1.1", "0.2.0"}
+    assert versions(server, NAME) == {"0.1.1", "0.2.0"}
     assert versions(server, "sample_logs")  # the local package paths still count
-    document = server.get("/package/1password/0.1.1/").json()
-    assert document["name"] == "1password" and document["version"] == "0.1.1"
+    document = server.get(f"/package/{NAME}/0.1.1/").json()
+    assert document["name"] == NAME and document["version"] == "0.1.1"
+    assert [stream["path"] for stream in document["data_streams"]] == ["logins", "secret_reads"]
+    assert document["icons"][0]["path"] == f"/package/{NAME}/0.1.1/img/logo.svg"
 
 
 def test_files_are_relayed_from_the_storage_endpoint(storage_registry):
     server = storage_registry("-workers=1")
-    download = server.get("/epr/1password/1password-0.1.1.zip")
+    download = server.get(f"/epr/{NAME}/{NAME}-0.1.1.zip")
     assert download.status_code == 200
-    assert download.content == b"PK zip of 1password 0.1.1"
+    assert download.content == ZIP
     assert download.headers["cache-control"].startswith("max-age=")
     assert "last-modified" in download.headers
-    signature = server.get("/epr/1password/1password-0.1.1.zip.sig")
+    signature = server.get(f"/epr/{NAME}/{NAME}-0.1.1.zip.sig")
     assert signature.content.startswith(b"-----BEGIN PGP SIGNATURE")
-    static = server.get("/package/1password/0.1.1/img/logo%20light%20%5Bbg%5D.svg")
+    static = server.get(f"/package/{NAME}/0.1.1/img/logo%20light%20%5Bbg%5D.svg")
     assert (static.status_code, static.content) == (200, b"<svg/>")
-    missing = server.get("/epr/1password/1password-0.2.0.zip")  # in the index, not stored
+    missing = server.get(f"/epr/{NAME}/{NAME}-0.2.0.zip")  # in the index, not stored
     assert missing.status_code == 404
     assert server.get("/epr/nothing/nothing-1.0.0.zip").status_code == 404
 
 
 def test_unreachable_storage_endpoint_is_a_500(registry, gcs_emulator, bucket):
-    publish(partial(upload, bucket), "1", json.loads(SMALL_INDEX.read_text()))
+    publish(partial(upload, bucket), "1", small_index())
     unreachable = f"http://127.0.0.1:{free_port()}/"
     server = registry(
         flags=[*storage_flags(f"gs://{bucket.name}", unreachable), "-workers=1"],
         env={"STORAGE_EMULATOR_HOST": gcs_emulator},
     )
-    answer = server.get("/epr/1password/1password-0.1.1.zip")
+    answer = server.get(f"/epr/{NAME}/{NAME}-0.1.1.zip")
     assert (answer.status_code, answer.text) == (500, "error from package-storage server\n")
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_new_cursor_is_followed_and_a_bad_index_ignored(storage_registry, bucket, workers):
     server = storage_registry(f"-workers={workers}")
-    index = json.loads(SMALL_INDEX.read_text())
-    newer = {"packages": [*index["packages"], manifest_like(index, "1password", "0.3.0")]}
+    index = small_index()
+    newer = {"packages": [*index["packages"], manifest_like(index, NAME, "0.3.0")]}
     publish(partial(upload, bucket), "2", newer)
     # Every worker comes to serve the new catalog: ten answers in a row agree. (With
     # several workers, the old ones may answer for a moment after the first new one.)
     newest = {"0.1.1", "0.2.0", "0.3.0"}
-    eventually(lambda: all(versions(server, "1password") == newest for _ in range(10)))
+    eventually(lambda: all(versions(server, NAME) == newest for _ in range(10)))
 
     upload(bucket, "v2/metadata/3/search-index-all.json", b"{not json")
     upload(bucket, "v2/metadata/cursor.json", b'{"current": "3"}')
     eventually(
         lambda: any(line.get("message") == "can't update index file" for line in server.logs())
     )
-    assert versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"}
+    assert versions(server, NAME) == {"0.1.1", "0.2.0", "0.3.0"}
 
 
 def test_a_bucket_without_cursor_stops_start_up(registry, gcs_emulator, bucket):
@@ -193,7 +194,7 @@ def test_an_s3_bucket_is_served(registry, s3_server, artifacts):
     def put(key: str, data: bytes) -> None:
         s3.put_object(Bucket=name, Key=f"root/{key}", Body=data)
 
-    publish(put, "1", json.loads(SMALL_INDEX.read_text()))
+    publish(put, "1", small_index())
     endpoint, _ = artifacts
 
     server = registry(
@@ -201,26 +202,28 @@ def test_an_s3_bucket_is_served(registry, s3_server, artifacts):
         env=s3_environment(s3_server),
     )
 
-    assert versions(server, "1password") == {"0.1.1", "0.2.0"}
+    assert versions(server, NAME) == {"0.1.1", "0.2.0"}
     assert versions(server, "sample_logs")
-    download = server.get("/epr/1password/1password-0.1.1.zip")
-    assert (download.status_code, download.content) == (200, b"PK zip of 1password 0.1.1")
+    download = server.get(f"/epr/{NAME}/{NAME}-0.1.1.zip")
+    assert (download.status_code, download.content) == (200, ZIP)
 
-    index = json.loads(SMALL_INDEX.read_text())
-    newer = {"packages": [*index["packages"], manifest_like(index, "1password", "0.3.0")]}
+    index = small_index()
+    newer = {"packages": [*index["packages"], manifest_like(index, NAME, "0.3.0")]}
     publish(put, "2", newer)
-    eventually(lambda: versions(server, "1password") == {"0.1.1", "0.2.0", "0.3.0"})
+    eventually(lambda: versions(server, NAME) == {"0.1.1", "0.2.0", "0.3.0"})
 
 
 @pytest.mark.parametrize("indexer", ["-feature-storage-indexer", "-feature-sql-storage-indexer"])
-def test_emulator_index_path_serves_one_index_file(registry, artifacts, indexer):
+def test_emulator_index_path_serves_one_index_file(registry, artifacts, indexer, tmp_path):
     """``EPR_EMULATOR_INDEX_PATH``: the file is revision 1 of the fake bucket; the SQL
     indexer's flag gives the same answers (kept in memory)."""
     endpoint, _ = artifacts
+    index_file = tmp_path / "search-index-all.json"
+    index_file.write_text(json.dumps(small_index()))
     server = registry(
         package_paths=[],
         flags=[indexer, f"-storage-endpoint={endpoint}", "-workers=1"],
-        env={"EPR_EMULATOR_INDEX_PATH": str(SMALL_INDEX)},
+        env={"EPR_EMULATOR_INDEX_PATH": str(index_file)},
     )
-    assert versions(server, "1password") == {"0.1.1", "0.2.0"}
-    assert server.get("/epr/1password/1password-0.1.1.zip").content.startswith(b"PK")
+    assert versions(server, NAME) == {"0.1.1", "0.2.0"}
+    assert server.get(f"/epr/{NAME}/{NAME}-0.1.1.zip").content.startswith(b"PK")

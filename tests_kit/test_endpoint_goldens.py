@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,15 +22,15 @@ from package_registry.queries.params import (
     parse_search_query,
 )
 from package_registry.queries.search import QueryFailed, search
+from package_registry.sources.folders import load_folders
+from package_registry.sources.zips import load_zips
+from tests_kit.kit import DATA, KIT
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
-CASES_FILE = CONFORMANCE / "cases.json"
+CASES_FILE = KIT / "cases.json"
 PROFILES = {"combined": True, "combined-disallow-unknown": False}  # → allow unknown parameters
 
 
 def _cases() -> list[Any]:
-    if not CASES_FILE.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(reason="conformance kit absent"))]
     cases = json.loads(CASES_FILE.read_text())["cases"]
     return [
         pytest.param(case, id=f"{case['profile']}:{case['path']}")
@@ -44,13 +43,7 @@ def _cases() -> list[Any]:
 
 @cache
 def _catalog() -> Catalog:
-    try:
-        from package_registry.sources.folders import load_folders
-        from package_registry.sources.zips import load_zips
-    except ImportError as exc:  # the loaders are not there yet
-        pytest.skip(f"package loaders unavailable: {exc}")
-    data = CONFORMANCE / "data"
-    paths = [str(data / p) for p in ("local-storage", "second_package_path", "package")]
+    paths = [str(DATA / p) for p in ("local-storage", "second_package_path", "package")]
     reports = [
         load(paths, validate=True, require_signatures=False, workers=2)
         for load in (load_zips, load_folders)
@@ -78,7 +71,7 @@ def test_endpoint_answer_matches_golden_file(case: dict[str, Any]):
     catalog = _catalog()
     status, body = _answer(catalog, case["path"], PROFILES[case["profile"]])
     expect = case["expect"]
-    golden = (CONFORMANCE / "data" / "generated" / expect["body"]["file"]).read_bytes()
+    golden = (DATA / "generated" / expect["body"]["file"]).read_bytes()
     assert status == expect["status"]
     if expect["body"]["mode"] == "json":
         assert json.loads(body) == json.loads(golden)
