@@ -30,8 +30,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"distribution"}),
     frozenset({"packages"}),
     frozenset({"config"}),
-    # Go's text rules and the version string, used by every layer.
-    frozenset({"gotext", "__init__"}),
+    # Go's text and path rules and the version string, used by every layer.
+    frozenset({"gotext", "gopath", "__init__"}),
 )
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 

@@ -327,6 +327,15 @@ def test_version_built_directly_gets_canonical_original() -> None:
     assert Version(1, 2, 3, "rc.1") == Version.parse_strict("1.2.3-rc.1")
 
 
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [("v1.02", "1.2.0"), ("1", "1.0.0"), ("v1.2-rc.1+b", "1.2.0-rc.1+b"), ("1.2.3", "1.2.3")],
+)
+def test_canonical_form_is_masterminds_string(text: str, canonical: str) -> None:
+    version = Version.parse_loose(text)
+    assert (version.canonical(), version.original) == (canonical, text)
+
+
 def test_version_is_immutable_and_survives_copy_and_pickle() -> None:
     version = Version.parse_loose("v1.2-rc.1+b")
     with pytest.raises(AttributeError):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from package_registry.web.router import Match, Redirect, go_clean, resolve
+from package_registry.gopath import clean_path, join_path
+from package_registry.web.router import Match, Redirect, resolve
 
 ROUTED = [
     pytest.param("/", "", "index", {}, id="root"),
@@ -122,7 +123,24 @@ def test_unknown_paths_match_nothing(path):
 
 @pytest.mark.parametrize(
     ("raw", "clean"),
-    [("/", "/"), ("//a//b/", "/a/b"), ("/a/./b/../c", "/a/c"), ("/../..", "/"), ("/a/..", "/")],
+    [
+        *(("/", "/"), ("//a//b/", "/a/b"), ("/a/./b/../c", "/a/c"), ("/../..", "/")),
+        *(("/a/..", "/"), ("", "."), ("a/../..", ".."), ("./a/", "a"), ("///a", "/a")),
+    ],
 )
-def test_go_clean_collapses_like_go_path_clean(raw, clean):
-    assert go_clean(raw) == clean
+def test_clean_path_collapses_like_go_path_clean(raw, clean):
+    assert clean_path(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("parts", "joined"),
+    [
+        ((), ""),
+        (("", ""), ""),
+        (("/package", "a", "1.0", "/img/x.png"), "/package/a/1.0/img/x.png"),
+        (("docs", "../x.md"), "x.md"),
+        (("a/", "", "b//"), "a/b"),
+    ],
+)
+def test_join_path_is_go_path_join(parts, joined):
+    assert join_path(*parts) == joined

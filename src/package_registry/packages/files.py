@@ -7,9 +7,10 @@ package-relative POSIX paths, and both refuse any path that would leave the pack
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
+
+from package_registry.gopath import clean_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,7 @@ def safe_relpath(path: str) -> str | None:
     parts = path.split("/")
     if any(p in ("..",) for p in parts):
         return None
-    clean = posixpath.normpath(path)
+    clean = clean_path(path)
     if clean in (".", "") or clean.startswith(("../", "/")) or clean == "..":
         return None
     return clean

@@ -11,11 +11,12 @@ import logging
 import posixpath
 from typing import Any
 
+from package_registry.gopath import join_path
 from package_registry.gotext import go_quote
 from package_registry.packages.datastreams import DataStreams
 from package_registry.packages.errors import FAILURES, Invalid, PackageError, ReaderError
 from package_registry.packages.model import Package
-from package_registry.packages.reader import PackageListing, PackageReader, join_path
+from package_registry.packages.reader import PackageListing, PackageReader
 from package_registry.packages.records import RuntimeFieldError, package_of, runtime_fields
 from package_registry.packages.schema import (
     AGENTLESS_RELEASES,
@@ -29,14 +30,6 @@ from package_registry.packages.versions import Constraint, Version, VersionError
 from package_registry.packages.yamlload import ConfigError, as_bool, load_config, unpack
 
 logger = logging.getLogger("package_registry.sources")
-
-
-def _canonical(version: Version) -> str:
-    """Masterminds' ``Version.String()``."""
-    text = f"{version.major}.{version.minor}.{version.patch}"
-    if version.prerelease:
-        text += f"-{version.prerelease}"
-    return text + (f"+{version.metadata}" if version.metadata else "")
 
 
 def _default_release(version: Version) -> str:
@@ -152,7 +145,7 @@ class _Loader:
         if in_path is not None and in_path != semver:
             raise Invalid(
                 "version in manifest file is not consistent with path: inconsistent versions"
-                f" (path: {_canonical(in_path)}, manifest: {_canonical(semver)})"
+                f" (path: {in_path.canonical()}, manifest: {semver.canonical()})"
             )
         for template in record["policy_templates"] or ():
             for item in template["inputs"] or ():

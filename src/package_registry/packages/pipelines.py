@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 import yaml
 
+from package_registry.gopath import join_path
 from package_registry.packages.errors import FAILURES, Invalid, ReaderError
-from package_registry.packages.reader import PackageReader, join_path
+from package_registry.packages.reader import PackageReader
 from package_registry.packages.yamlload import (
     compose_yaml,
     is_null_node,

@@ -6,7 +6,6 @@ and ``PackageListing`` walks a package once so each glob the reference runs reus
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,15 +78,3 @@ class PackageListing:
         """The reference's ``Glob("<directory>/*")``, in listing order."""
         self.listing(f"{directory}/*")
         return self._by_parent.get(directory, [])
-
-
-def clean_path(path: str) -> str:
-    """Go's ``path.Clean``."""
-    cleaned = posixpath.normpath(path)
-    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
-
-
-def join_path(*parts: str) -> str:
-    """Go's ``path.Join``."""
-    joined = "/".join(part for part in parts if part)
-    return clean_path(joined) if joined else ""

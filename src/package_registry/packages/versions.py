@@ -139,12 +139,17 @@ class Version:
             key = (self.major, self.minor, self.patch, 1)
         object.__setattr__(self, "_key", key)
         if not self.original:
-            text = f"{self.major}.{self.minor}.{self.patch}"
-            if self.prerelease:
-                text += "-" + self.prerelease
-            if self.metadata:
-                text += "+" + self.metadata
-            object.__setattr__(self, "original", text)
+            object.__setattr__(self, "original", self.canonical())
+
+    def canonical(self) -> str:
+        """Masterminds' ``Version.String()``: ``major.minor.patch[-pre][+meta]`` with the
+        numbers as parsed (``v1.02`` is ``1.2.0``), whatever text it was parsed from."""
+        text = f"{self.major}.{self.minor}.{self.patch}"
+        if self.prerelease:
+            text += "-" + self.prerelease
+        if self.metadata:
+            text += "+" + self.metadata
+        return text
 
     @classmethod
     def parse_strict(cls, text: str) -> Version:

@@ -101,14 +101,7 @@ def parse_query_string(raw_query: str | bytes) -> dict[str, list[str]]:
 
 def _version_text(version: Version | None) -> str:
     """Go's ``%s`` of a ``*semver.Version``: its canonical form, ``<nil>`` when absent."""
-    if version is None:
-        return "<nil>"
-    text = f"{version.major}.{version.minor}.{version.patch}"
-    if version.prerelease:
-        text += "-" + version.prerelease
-    if version.metadata:
-        text += "+" + version.metadata
-    return text
+    return "<nil>" if version is None else version.canonical()
 
 
 # --------------------------------------------------------------------------------------

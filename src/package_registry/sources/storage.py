@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import posixpath
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from package_registry.config.outgoing import OutgoingTimeouts
+from package_registry.gopath import join_path
 from package_registry.packages.jsonmodel import JsonModelError, package_from_json
 from package_registry.packages.model import Package
 from package_registry.packages.records import with_deprecation
@@ -93,8 +93,7 @@ def parse_bucket_url(url: str) -> BucketLocation:
 
 def _object_path(*parts: str) -> str:
     """Go's ``path.Join`` without the leading ``/``, as the reference names objects."""
-    joined = "/".join(part for part in parts if part)
-    return posixpath.normpath(joined).lstrip("/") if joined else ""
+    return join_path(*parts).lstrip("/")
 
 
 # --- object stores ----------------------------------------------------------------------------

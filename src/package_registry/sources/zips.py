@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import BinaryIO
 
+from package_registry.gopath import clean_path
 from package_registry.packages.errors import ReaderError
 from package_registry.packages.files import FileInfo, safe_relpath
 from package_registry.packages.limits import (
@@ -29,7 +30,7 @@ from package_registry.packages.limits import (
     check_zip_members,
     read_bounded,
 )
-from package_registry.packages.reader import Entry, clean_path
+from package_registry.packages.reader import Entry
 from package_registry.sources.base import LoadReport, Reject
 from package_registry.sources.walk import iter_tree, listing_failed, load_packages, signature_beside
 

@@ -29,7 +29,14 @@ from package_registry.web.fastpath import Recorder, Replayed
 from package_registry.web.filecache import FileCache
 from package_registry.web.offload import chunks_of
 from package_registry.web.request import Context, Request
-from package_registry.web.responses import NO_CACHE, NOSNIFF, TEXT_TYPE, AsyncBody, Response
+from package_registry.web.responses import (
+    NO_CACHE,
+    NOSNIFF,
+    TEXT_TYPE,
+    AsyncBody,
+    Response,
+    moved_permanently,
+)
 from package_registry.web.routes.downloads import DownloadRoutes
 from package_registry.web.routes.info import InfoRoutes
 from package_registry.web.routes.packages import PackageRoutes
@@ -181,7 +188,7 @@ class RegistryApp:
         if isinstance(found, router.Redirect):
             if found.bare:
                 return Response(301, [(b"location", found.location.encode())]), None
-            response = _strict_slash_redirect(method, found.location)
+            response = moved_permanently(method, found.location)
             template = found.template
         else:
             request = Request(
@@ -405,27 +412,6 @@ async def _send_file(send: Send, path: str) -> int:
             chunk = handle.read(FILE_CHUNK)
     await send({"type": "http.response.body", "body": b""})
     return total
-
-
-def _strict_slash_redirect(method: str, location: str) -> Response:
-    """Go's ``http.Redirect`` 301, with its tiny HTML body for GET."""
-    headers = [(b"location", location.encode())]
-    body = b""
-    if method in ("GET", "HEAD"):
-        headers.append((b"content-type", b"text/html; charset=utf-8"))
-    if method == "GET":
-        body = b'<a href="%s">Moved Permanently</a>.\n\n' % _go_html_escape(location).encode()
-    return Response(301, headers, body)
-
-
-_GO_HTML_ESCAPES = (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"))
-
-
-def _go_html_escape(text: str) -> str:
-    """HTML escaping as Go's ``html.EscapeString`` writes it."""
-    for raw, escaped in _GO_HTML_ESCAPES:
-        text = text.replace(raw, escaped)
-    return text
 
 
 def _asgi_headers(scope: Scope) -> dict[str, str]:

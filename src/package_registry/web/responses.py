@@ -96,6 +96,24 @@ def internal_error(headers: Headers | None = None) -> Response:
     return text_error(500, "internal server error", headers)
 
 
+_HTML_ESCAPES = (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"))
+
+
+def moved_permanently(method: str, location: str, headers: Headers | None = None) -> Response:
+    """Go's ``http.Redirect`` with 301: ``text/html`` for GET and HEAD, a tiny link body
+    (the location escaped as ``html.EscapeString`` does) for GET only, after ``headers``."""
+    out = [*(headers or []), (b"location", location.encode())]
+    body = b""
+    if method in ("GET", "HEAD"):
+        out.append((b"content-type", b"text/html; charset=utf-8"))
+    if method == "GET":
+        escaped = location
+        for raw, replacement in _HTML_ESCAPES:
+            escaped = escaped.replace(raw, replacement)
+        body = b'<a href="%s">Moved Permanently</a>.\n\n' % escaped.encode()
+    return Response(301, out, body)
+
+
 def http_date(timestamp: float) -> bytes:
     """IMF-fixdate in GMT, as in ``Last-Modified``."""
     return _http_date(int(timestamp))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from package_registry.gopath import clean_path
 from package_registry.gotext import escape_path
 
 
@@ -83,24 +84,6 @@ class Redirect:
     template: str = ""
 
 
-def go_clean(path: str) -> str:
-    """POSIX ``path.Clean`` as Go has it: every ``//``, ``.`` and ``..`` resolved."""
-    rooted = path.startswith("/")
-    out: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if out:
-                out.pop()
-            elif not rooted:
-                out.append(part)
-            continue
-        out.append(part)
-    cleaned = "/".join(out)
-    return "/" + cleaned if rooted else (cleaned or ".")
-
-
 def _with_query(path: str, query: str) -> str:
     location = escape_path(path)
     return f"{location}?{query}" if query else location
@@ -127,7 +110,7 @@ def _clean_request_path(path: str) -> str:
         return "/"
     if not path.startswith("/"):
         path = "/" + path
-    cleaned = go_clean(path)
+    cleaned = clean_path(path)
     if path.endswith("/") and cleaned != "/":
         cleaned += "/"
     return cleaned

@@ -24,10 +24,11 @@ from package_registry.web.responses import (
     bad_request,
     cache_headers,
     internal_error,
+    moved_permanently,
     not_found,
     serve_content,
 )
-from package_registry.web.routes.packages import find_upstream, moved_permanently
+from package_registry.web.routes.packages import find_upstream
 
 ZIP_TYPE = "application/zip"
 SIG_TYPE = "application/pgp-signature"

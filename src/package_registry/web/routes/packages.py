@@ -25,35 +25,17 @@ from package_registry.web.request import Context, Request
 from package_registry.web.responses import (
     JSON_TYPE,
     Content,
-    Headers,
     Response,
     bad_request,
     cache_headers,
     internal_error,
+    moved_permanently,
     not_found,
     serve_content,
     text_error,
 )
 
 log = logging.getLogger("package_registry.http")
-
-
-_HTML_ESCAPES = (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"))
-
-
-def moved_permanently(method: str, location: str, headers: Headers) -> Response:
-    """Go's ``http.Redirect`` with 301: ``text/html`` for GET and HEAD, a tiny link body
-    for GET only, after the ``headers`` already decided."""
-    out = [*headers, (b"location", location.encode())]
-    body = b""
-    if method in ("GET", "HEAD"):
-        out.append((b"content-type", b"text/html; charset=utf-8"))
-    if method == "GET":
-        escaped = location
-        for raw, replacement in _HTML_ESCAPES:
-            escaped = escaped.replace(raw, replacement)
-        body = b'<a href="%s">Moved Permanently</a>.\n\n' % escaped.encode()
-    return Response(301, out, body)
 
 
 async def find_upstream(upstream: Upstream, name: str, version: str) -> Package | Response | None:
