@@ -69,7 +69,8 @@ PRODUCTS = (
     "vault", "pipeline", "crm", "ticketing", "backup",
 )  # fmt: skip
 
-#: Built-in categories (spec 14.1), parents and subcategories alike.
+#: Built-in categories (the reference's categories/categories.yml), parents and
+#: subcategories alike.
 CATEGORIES = (
     "aws", "azure", "cloud", "config_management", "containers", "crm", "custom",
     "custom_logs", "datastore", "elastic_stack", "elasticsearch_sdk", "enterprise_search",

@@ -1,7 +1,7 @@
 """Versions and constraints behave like the reference (Masterminds semver v3).
 
 Most rows come from the public Masterminds semver v3 test tables (version_test.go and
-constraints_test.go); the rest from the behavioural specification, section 5.
+constraints_test.go); the rest from the rules of Masterminds semver v3.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def cases(behaviour: str, rows: list[tuple[object, ...]]) -> list[object]:
     ]
 
 
-# --- Strict parsing (5.1) -------------------------------------------------------------
+# --- Strict parsing -------------------------------------------------------------------
 
 STRICT_VALID = [
     *cases(
@@ -187,7 +187,7 @@ def test_parse_strict_rejects_with_reference_text(text: str, message: str) -> No
     assert isinstance(caught.value, ValueError)
 
 
-# --- Loose parsing (5.2) --------------------------------------------------------------
+# --- Loose parsing --------------------------------------------------------------------
 
 LOOSE_VALID = [
     *cases(
@@ -346,7 +346,7 @@ def test_version_is_immutable_and_survives_copy_and_pickle() -> None:
         assert clone.compare(Version.parse_strict("1.2.0")) == -1
 
 
-# --- Ordering (5.3) -------------------------------------------------------------------
+# --- Ordering -------------------------------------------------------------------------
 
 ORDERING = [
     *cases(
@@ -472,7 +472,7 @@ def test_version_does_not_compare_with_other_types() -> None:
         _ = version < "1.2.4"  # type: ignore[operator]
 
 
-# --- Constraint checks (5.4-5.6) ------------------------------------------------------
+# --- Constraint checks ----------------------------------------------------------------
 
 EXACT = [
     ("=2.0.0", "1.2.3", False),

@@ -38,7 +38,8 @@ def category_closure(categories: Iterable[str]) -> frozenset[str]:
 
 
 def _counts(package: Package) -> tuple[tuple[str, int], ...]:
-    """The /categories contribution: one per package category (4.13)."""
+    """The /categories contribution: one per package category (the reference's
+    ``getCategories`` in categories.go)."""
     counts: dict[str, int] = {}
     for category in package.categories:
         counts[category] = counts.get(category, 0) + 1
@@ -48,7 +49,8 @@ def _counts(package: Package) -> tuple[tuple[str, int], ...]:
 def _counts_with_templates(
     package: Package, closure: frozenset[str]
 ) -> tuple[tuple[str, int], ...]:
-    """The /categories contribution with ``include_policy_templates=true`` (4.13)."""
+    """The /categories contribution with ``include_policy_templates=true`` (``getCategories``
+    with ``includePolicyTemplates``)."""
     counts: dict[str, int] = {}
     for category in package.categories:
         counts[category] = counts.get(category, 0) + 1

@@ -68,7 +68,7 @@ class Entry:
     #: Categories X reached only through a policy template (ids and their parents).
     template_categories: frozenset[str]
     #: For each of ``template_categories``, the fragment with policy templates pruned the
-    #: reference's way (4.7).
+    #: reference's way (``filterPolicyTemplates`` in packages/packages.go).
     pruned: Mapping[str, bytes]
     #: /categories contributions of this package, without and with policy templates.
     counts: tuple[tuple[str, int], ...]
@@ -180,8 +180,9 @@ def prune_policy_templates(package: Package, category: str) -> dict[str, Any]:
     """The search item of ``package`` keeping only the policy templates listing ``category``.
 
     This is the copy the reference returns for a package that matched a category filter
-    only through its policy templates (4.7). Templates must list the category itself, so
-    one matched through a subcategory loses them all and the key disappears (quirk 21).
+    only through its policy templates (``filterCategories`` in packages/packages.go).
+    Templates must list the category itself, so a package matched through a subcategory
+    loses them all and the key disappears, as in the reference.
     """
     summary = dict(package.summary)
     items = summary.get("policy_templates") or []

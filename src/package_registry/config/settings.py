@@ -1,8 +1,9 @@
 """Build the immutable :class:`Settings` from defaults, ``config.yml``, ``EPR_*`` and flags.
 
-Precedence and error texts follow the reference server (``EPR-BEHAVIOUR.md`` sections 8-10) so
-that existing deployments keep working; every problem is reported as one :class:`ConfigError`
-line instead of a Go ``log.Fatal``, and the CLI decides how to print it.
+Precedence and error texts follow the reference server's main.go (its flags, ``EPR_*``
+variables and ``getConfig``) so that existing deployments keep working; every problem is
+reported as one :class:`ConfigError` line instead of a Go ``log.Fatal``, and the CLI
+decides how to print it.
 """
 
 from __future__ import annotations

@@ -235,7 +235,7 @@ PACKAGE = _struct(
     Field("base_data_streams", OBJS, None, BASE_DATA_STREAM, json="data_streams"),
 )
 _PACKAGE_FIELDS = {field.attr: field for field in PACKAGE.fields}
-#: The ``/package`` document (section 6.1) and the ``/search`` item (6.2), in key order.
+#: The ``/package`` document and the ``/search`` item (Go's ``Package`` and ``BasePackage``).
 FULL_DOCUMENT = Struct(
     "Package",
     tuple(

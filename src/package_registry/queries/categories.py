@@ -2,7 +2,8 @@
 
 The packages are those ``/search`` would return for the same filters (latest version per
 name, no category filter); the counting rules, including the odd extra counts with
-``include_policy_templates=true`` (4.13), are pre-computed per package at build time.
+``include_policy_templates=true`` (the reference's ``getCategories``), are pre-computed
+per package at build time.
 Titles and parents come from the built-in categories table, looked up by current title.
 """
 
@@ -55,8 +56,9 @@ def category_counts(catalog: Catalog, query: CategoriesQuery) -> dict[str, Categ
 def render_categories(counts: Mapping[str, CategoryCount]) -> bytes:
     """The /categories body: items sorted by id, titles and parents from the table.
 
-    The table is looked up by the item's current title (quirk 28), which equals the id
-    for locally counted categories.
+    The table is looked up by the item's current title, as the reference does: that is the
+    id for locally counted categories, but the upstream's human title for categories only
+    an upstream registry knows, which therefore keep the upstream's title and parents.
     """
     items: list[dict[str, Any]] = []
     for key in sorted(counts):

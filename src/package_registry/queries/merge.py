@@ -2,9 +2,10 @@
 
 ``/search`` joins the local selection with the upstream packages local-first (a local
 package wins over an upstream one with the same name and version), reduces the result
-to the latest version per name unless ``all=true`` (plain semver order, section 4.6),
-and sorts it for output (4.12). ``/categories`` adds the upstream counts to the local
-ones; categories only the upstream knows keep its title and parent fields (section 9).
+to the latest version per name unless ``all=true`` (plain semver order, as the reference's
+``latestPackagesVersion``), and sorts it by name, then version. ``/categories`` adds the
+upstream counts to the local ones; categories only the upstream knows keep its title and
+parent fields.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def _join(local: Iterable[_Item], remote: Sequence[Package], internal: bool) -> 
 
 
 def _latest(items: list[_Item]) -> list[_Item]:
-    """The newest version of each name by plain semver order (4.6); on equal versions
-    the earlier item (local before upstream) wins."""
+    """The newest version of each name by plain semver order (a prerelease can win); on
+    equal versions the earlier item (local before upstream) wins."""
     best: dict[str, _Item] = {}
     for item in items:
         current = best.get(item[0])

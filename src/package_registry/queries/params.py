@@ -139,7 +139,7 @@ class Filters:
 
     @property
     def legacy(self) -> bool:
-        """``experimental=true``: the reference's legacy pipeline (4.5)."""
+        """``experimental=true``: the reference's legacy pipeline (``Filter.legacyApply``)."""
         return self.experimental
 
     def spec_bounds_text(self) -> str:
@@ -165,7 +165,7 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery(Filters):
-    """Everything ``/search`` accepts (4.2), already validated."""
+    """Everything ``/search`` accepts (``newSearchFilterFromQuery``), already validated."""
 
     category: str | None = None
     package: str | None = None
@@ -179,7 +179,7 @@ class SearchQuery(Filters):
 
 @dataclass(frozen=True, slots=True)
 class CategoriesQuery(Filters):
-    """Everything ``/categories`` accepts (4.3), already validated."""
+    """Everything ``/categories`` accepts (``newCategoriesFilterFromQuery``), validated."""
 
     include_policy_templates: bool = False
 
@@ -287,7 +287,7 @@ def _parse_filters(
             case "category" | "package" | "type":
                 out[key] = value
             case "include_policy_templates":
-                pass  # validated after everything else (3.5 step 3)
+                pass  # validated last: a filter error takes precedence over this one
     return out
 
 

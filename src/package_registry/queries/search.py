@@ -1,8 +1,10 @@
 """``/search``: the reference's filter pipelines run over a prepared catalog.
 
-The reference filters each indexer's list on its own (standard pipeline 4.4, or the legacy
-one of 4.5 for ``experimental=true``), applies the category filter to each indexer's
-latest versions, then merges the indexers (4.6) and sorts the result (4.12). This module
+The reference filters each indexer's list on its own (``Filter.Apply``, or
+``Filter.legacyApply`` for ``experimental=true``, in packages/packages.go), applies the
+category filter to each indexer's latest versions, then merges the indexers
+(``CombinedIndexer.Get`` in indexer.go: newest semver per name, the earlier indexer winning
+a tie) and sorts the result by name, then version. This module
 reproduces that order exactly, but walks per-name version lists newest first and
 evaluates each distinct filter signature once, so a query costs little more than the
 number of package names.
@@ -165,7 +167,8 @@ class Selector:
 
 
 def _in_category(entry: Entry, category: str | None) -> bool:
-    """The category filter (4.7): the package or one of its policy templates has it."""
+    """The category filter (``filterCategories``): the package or one of its policy templates
+    has it."""
     return category is None or category in entry.categories or category in entry.template_categories
 
 
@@ -196,7 +199,7 @@ def latest_entries(selector: Selector, names: Iterable[str], category: str | Non
 
     Each source picks its latest version and applies the category filter to it (no
     fall-back to older versions); the merge then keeps the newest survivor, the earlier
-    source winning a tie (4.4-4.7).
+    source winning a tie (``CombinedIndexer.Get`` over each indexer's ``Filter.Apply``).
     """
     sources = range(selector.catalog.source_count)
     chosen: list[Entry] = []

@@ -227,7 +227,8 @@ def load_folders(
 
 
 def _discover(root: str, rejects: list[Reject]) -> list[str]:
-    """Version folders two levels below ``root``, in walk order (section 7.2)."""
+    """Version folders two levels below ``root``, in ``filepath.WalkDir`` order (lexical), as
+    the reference's ``FileSystemIndexer.getPackagePaths`` finds them."""
     try:
         if not stat.S_ISDIR(os.lstat(root).st_mode):
             return []

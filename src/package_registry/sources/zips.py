@@ -276,7 +276,8 @@ def load_zips(
 
 
 def _discover(root: str, rejects: list[Reject]) -> list[str]:
-    """Files ending in ``.zip`` that open as archives, in walk order (section 7.3)."""
+    """Files ending in ``.zip`` that open as archives, in ``filepath.WalkDir`` order (lexical),
+    as the reference's ``FileSystemIndexer.getPackagePaths`` finds them for zips."""
     try:
         root_stat = os.lstat(root)
     except FileNotFoundError:
