@@ -14,6 +14,7 @@ ROUTED = [
     pytest.param("/categories", "", "categories", {}, id="categories"),
     pytest.param("/health", "", "health", {}, id="health"),
     pytest.param("/favicon.ico", "", "favicon", {}, id="favicon"),
+    pytest.param("/openapi.json", "", "openapi", {}, id="openapi"),
     pytest.param(
         "/epr/example/example-1.0.0.zip",
         "",

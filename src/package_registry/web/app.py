@@ -78,6 +78,7 @@ class RegistryApp:
             "index": info.index,
             "health": info.health,
             "favicon": info.favicon,
+            "openapi": info.openapi,
             "search": search.search,
             "categories": search.categories,
             "package_index": packages.package_index,

@@ -40,6 +40,8 @@ ROUTES: tuple[Route, ...] = (
     _route("categories", "/categories", r"/categories/?"),
     _route("health", "/health", r"/health/?"),
     _route("favicon", "/favicon.ico", r"/favicon\.ico/?"),
+    # Not a route of the reference: this registry's description of the routes above.
+    _route("openapi", "/openapi.json", r"/openapi\.json/?"),
     _route(
         "artifact",
         "/epr/{packageName}/{packageName:[a-z0-9_]+}-{packageVersion}.zip",

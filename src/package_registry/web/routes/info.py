@@ -1,4 +1,5 @@
-"""``/``, ``/index.json``, ``/health`` and ``/favicon.ico``: answers fixed at start-up."""
+"""``/``, ``/index.json``, ``/health``, ``/favicon.ico`` and ``/openapi.json``: answers
+fixed at start-up."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from package_registry.packages.render import render_json
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import JSON_TYPE, Response, cache_headers
 
+_WEB = resources.files("package_registry.web")
 #: The ``/favicon.ico`` body.
-FAVICON = resources.files("package_registry.web").joinpath("favicon.ico").read_bytes()
+FAVICON = _WEB.joinpath("favicon.ico").read_bytes()
+#: The OpenAPI 3.1 description of the routes (docs/openapi.json holds the same bytes).
+OPENAPI = _WEB.joinpath("openapi.json").read_bytes()
 
 
 def service_index(service_name: str, service_version: str) -> bytes:
@@ -27,6 +31,7 @@ class InfoRoutes:
             *cache_headers(ctx.cache_times.catch_all),
             (b"content-type", b"image/x-icon"),
         ]
+        self._openapi_headers = [*cache_headers(ctx.cache_times.catch_all), JSON_TYPE]
 
     def index(self, request: Request) -> Response:
         return Response(200, list(self._index_headers), self._index_body, replayable=True)
@@ -36,3 +41,6 @@ class InfoRoutes:
 
     def favicon(self, request: Request) -> Response:
         return Response(200, list(self._favicon_headers), FAVICON, replayable=True)
+
+    def openapi(self, request: Request) -> Response:
+        return Response(200, list(self._openapi_headers), OPENAPI, replayable=True)
