@@ -38,12 +38,12 @@ test-kit: $(BIN)/.installed
 
 ## Lint and format checks.
 check: $(BIN)/.installed
-	$(BIN)/ruff check src tests tests_kit bench deploy
-	$(BIN)/ruff format --check src tests tests_kit bench deploy
+	$(BIN)/ruff check src tests tests_kit bench deploy scripts
+	$(BIN)/ruff format --check src tests tests_kit bench deploy scripts
 
 format: $(BIN)/.installed
-	$(BIN)/ruff format src tests tests_kit bench deploy
-	$(BIN)/ruff check --fix src tests tests_kit bench deploy
+	$(BIN)/ruff format src tests tests_kit bench deploy scripts
+	$(BIN)/ruff check --fix src tests tests_kit bench deploy scripts
 
 ## Build the container image $(IMAGE) (docker if a daemon answers, else buildah; see
 ## scripts/image.sh). Where buildah is used, scripts/container-env.sh installs it and podman
