@@ -130,7 +130,8 @@ def test_every_file_of_the_tree_is_the_registry_answer(
 ) -> None:
     server, tree = served
     files = tree_files(tree)
-    assert {"index.json", "favicon.ico", "search/index.json", "categories/index.json"} <= set(files)
+    globals_ = ["index.json", "favicon.ico", "openapi.json", "search/index.json"]
+    assert {*globals_, "categories/index.json"} <= set(files)
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
         for relpath in files:
             response = client.get(url_of(relpath))

@@ -124,6 +124,8 @@ http {{
 {_headers(times.index, "      ")}    }}
     location = /favicon.ico {{
 {_headers(times.catch_all, "      ")}    }}
+    location = /openapi.json {{
+{_headers(times.catch_all, "      ")}    }}
 {query_routes}    location @registry {{
       proxy_pass {upstream};
       proxy_http_version 1.1;

@@ -2,11 +2,11 @@
 
 A URL ending in ``/`` is the ``index.json`` inside its folder (``/`` itself is
 ``index.json``, ``/package/{name}/{version}/`` is ``package/{name}/{version}/index.json``);
-every other file's path is its URL path: ``favicon.ico``, each file inside each package
-(``package/{name}/{version}/{file}``), and the downloads ``epr/{name}/{name}-{version}.zip``,
-``.zip.sig`` and ``.tar.gz``. The default answers of the two query routes are there too
-(``search/index.json``, ``categories/index.json``), with an ``nginx.conf`` that serves the
-tree and forwards queries to a running registry.
+every other file's path is its URL path: ``favicon.ico``, ``openapi.json``, each file
+inside each package (``package/{name}/{version}/{file}``), and the downloads
+``epr/{name}/{name}-{version}.zip``, ``.zip.sig`` and ``.tar.gz``. The default answers
+of the two query routes are there too (``search/index.json``, ``categories/index.json``),
+with an ``nginx.conf`` that serves the tree and forwards queries to a running registry.
 
 The bytes are the server's: written by the same functions (``render_json``, the query
 layer, ``packages.archive``'s reproducible archives), so each file equals the answer.
@@ -52,7 +52,7 @@ from package_registry.queries.search import search
 from package_registry.web.archives import fingerprint
 from package_registry.web.mime import content_type_for, needs_sniffing
 from package_registry.web.request import CacheTimes
-from package_registry.web.routes.info import FAVICON, service_index
+from package_registry.web.routes.info import FAVICON, OPENAPI, service_index
 
 if TYPE_CHECKING:
     from package_registry.build.command import BuildJob
@@ -342,9 +342,16 @@ def build_static(
         else:
             current[key] = write_package(tree, package, digest)
         progress(package)
-    globals_ = ["index.json", "favicon.ico", "search/index.json", "categories/index.json"]
+    globals_ = [
+        "index.json",
+        "favicon.ico",
+        "openapi.json",
+        "search/index.json",
+        "categories/index.json",
+    ]
     tree.put("index.json", service_index(service_name, __version__))
     tree.put("favicon.ico", FAVICON)
+    tree.put("openapi.json", OPENAPI)
     tree.put("search/index.json", search(catalog, parse_search_query("", True)))
     tree.put("categories/index.json", categories(catalog, parse_categories_query("", True)))
     sniffed = {f: t for built in current.values() for f, t in built.sniffed.items()}
