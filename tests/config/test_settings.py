@@ -574,12 +574,12 @@ _VALIDATION_ERRORS = [
     (
         "storage-bucket-missing",
         ["-feature-storage-indexer"],
-        '-storage-indexer-bucket-internal must start with gs:// or s3:// (got "")',
+        '-storage-indexer-bucket-internal must start with gs://, s3:// or file:// (got "")',
     ),
     (
         "storage-bucket-scheme",
         ["-feature-sql-storage-indexer", "-storage-indexer-bucket-internal=https://b"],
-        '-storage-indexer-bucket-internal must start with gs:// or s3:// (got "https://b")',
+        '-storage-indexer-bucket-internal must start with gs://, s3:// or file:// (got "https://b")',
     ),
     (
         "storage-watch-interval-negative",

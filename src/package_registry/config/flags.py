@@ -300,14 +300,16 @@ FLAGS: tuple[Flag, ...] = (
         Kind.STRING,
         "",
         _ST,
-        "Bucket holding the storage index: gs://bucket[/root] or s3://bucket[/root].",
+        "Bucket holding the storage index: gs://bucket[/root], s3://bucket[/root] or "
+        "file:///folder.",
     ),
     Flag(
         "storage-endpoint",
         Kind.URL,
         "https://package-storage.elastic.co/",
         _ST,
-        "Public base URL of package artifacts, signatures and static files.",
+        "Public base URL of package artifacts, signatures and static files "
+        "(file:///folder: served from that folder).",
     ),
     Flag(
         "storage-indexer-watch-interval",

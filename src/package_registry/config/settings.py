@@ -30,7 +30,7 @@ from package_registry.config.goflags import (
 from package_registry.config.outgoing import OutgoingTimeouts
 
 EMULATOR_BUCKET = "gs://fake-package-storage-internal"
-STORAGE_BUCKET_SCHEMES = ("gs://", "s3://")
+STORAGE_BUCKET_SCHEMES = ("gs://", "s3://", "file://")
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -514,7 +514,7 @@ def _validate_storage(values: Mapping[str, Any]) -> None:
     bucket = values["storage_indexer_bucket_internal"]
     if not bucket.startswith(STORAGE_BUCKET_SCHEMES):
         raise ConfigError(
-            f"-storage-indexer-bucket-internal must start with gs:// or s3:// "
+            f"-storage-indexer-bucket-internal must start with gs://, s3:// or file:// "
             f"(got {go_quote(bucket)})"
         )
     interval = values["storage_indexer_watch_interval"]

@@ -8,7 +8,8 @@ deprecation notices as the reference does. Error texts are the reference's, sinc
 end up in logs that operators search.
 
 The index reads the bucket through ``Bucket``, so the same logic serves Cloud Storage
-(``gs://``, the reference's only store) and S3 (``s3://``). The client libraries load
+(``gs://``, the reference's only store), S3 (``s3://``) and a folder on local disk
+(``file://``, such as ``package-registry build --format bucket`` writes). The client libraries load
 only when ``open_bucket`` builds a client, so the registry starts without them otherwise.
 Every read is bounded by the outgoing timeouts (connect, read, and a total for the
 read with its retries), so a stalled store fails the update instead of hanging the
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from package_registry.config.outgoing import OutgoingTimeouts
-from package_registry.gopath import join_path
+from package_registry.gopath import clean_path, join_path
+from package_registry.packages.files import safe_relpath
 from package_registry.packages.jsonmodel import JsonModelError, package_from_json
 from package_registry.packages.model import Package
 from package_registry.packages.records import with_deprecation
@@ -42,6 +44,7 @@ __all__ = [
     "BucketLocation",
     "GcsBucket",
     "IndexFileBucket",
+    "LocalBucket",
     "S3Bucket",
     "StorageError",
     "StorageIndex",
@@ -58,7 +61,7 @@ _DELTA_FILE = "search-index-delta.json"
 _MISSING = "storage: object doesn't exist"
 
 #: The URL schemes of the stores ``open_bucket`` can read.
-_SCHEMES = ("gs", "s3")
+_SCHEMES = ("gs", "s3", "file")
 
 _Key = tuple[str, str]
 
@@ -75,17 +78,27 @@ class _ObjectMissing(StorageError):
 class BucketLocation:
     """Where the metadata lives: a store, a bucket and the path prefix of every object."""
 
-    #: Which object store holds the bucket: ``"gs"`` (Cloud Storage) or ``"s3"``.
+    #: Which object store holds the bucket: ``"gs"`` (Cloud Storage), ``"s3"`` or
+    #: ``"file"`` (a local folder).
     scheme: str
+    #: The bucket's name; for ``file``, the absolute path of the folder.
     bucket: str
     #: ``""`` or a prefix such as ``some/prefix`` (no leading or trailing ``/``).
     root: str
 
 
 def parse_bucket_url(url: str) -> BucketLocation:
-    """The location named by ``gs://`` or ``s3://<bucket>/<root…>``; ``ValueError`` else."""
+    """The location named by ``gs://`` or ``s3://<bucket>/<root…>``, or by
+    ``file:///<absolute path>``; ``ValueError`` else."""
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme
+    if scheme == "file":
+        folder = urllib.parse.unquote(parts.path)
+        if not url.startswith("file://") or parts.netloc not in ("", "localhost"):
+            raise ValueError(f"not a file:///<absolute path> URL: {url!r}")
+        if not folder.startswith("/") or "\x00" in folder:
+            raise ValueError(f"not a file:///<absolute path> URL: {url!r}")
+        return BucketLocation(scheme, clean_path(folder), "")
     if scheme not in _SCHEMES or not url.startswith(f"{scheme}://") or not parts.netloc:
         raise ValueError(f"not a gs://<bucket> or s3://<bucket> URL: {url!r}")
     return BucketLocation(scheme, parts.netloc, _object_path(parts.path))
@@ -244,6 +257,43 @@ class IndexFileBucket:
         return [self.REVISION] if prefix == f"{_METADATA}/" else []
 
 
+class LocalBucket:
+    """A bucket laid out in a folder on local disk (``file://``): each object is the file
+    at its name under the folder. Names that would leave the folder (a cursor naming
+    ``../x``) are missing objects."""
+
+    def __init__(self, folder: str) -> None:
+        self._folder = folder
+
+    def _path(self, name: str) -> str | None:
+        relative = safe_relpath(name)
+        return os.path.join(self._folder, relative) if relative is not None else None
+
+    def read(self, name: str) -> bytes:
+        path = self._path(name)
+        if path is None:
+            raise _ObjectMissing(_MISSING)
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise _ObjectMissing(_MISSING) from None
+        except OSError as exc:
+            raise StorageError(str(exc)) from None
+
+    def folders(self, prefix: str) -> list[str]:
+        path = self._path(prefix.rstrip("/"))
+        if path is None:
+            return []
+        try:
+            with os.scandir(path) as entries:
+                return sorted(entry.name for entry in entries if entry.is_dir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise StorageError(str(exc)) from None
+
+
 def open_bucket(
     location: BucketLocation, *, index_file: str = "", timeouts: OutgoingTimeouts | None = None
 ) -> Bucket:
@@ -252,13 +302,16 @@ def open_bucket(
 
     Cloud Storage takes Application Default Credentials, or none at all when
     ``STORAGE_EMULATOR_HOST`` names a local emulator. S3 takes boto3's usual ``AWS_*``
-    variables and files (``AWS_ENDPOINT_URL`` for MinIO or moto). A client that cannot
+    variables and files (``AWS_ENDPOINT_URL`` for MinIO or moto). A ``file://`` bucket
+    is read straight from disk. A client that cannot
     be built (no default credentials, an unknown profile) raises ``StorageError``; a
     malformed endpoint URL, ``ValueError``. Missing S3 credentials show at the first read.
     """
     if index_file:
         return IndexFileBucket(index_file)
     timeouts = timeouts or OutgoingTimeouts()
+    if location.scheme == "file":
+        return LocalBucket(location.bucket)
     if location.scheme == "s3":
         return S3Bucket(_s3_client(timeouts), location.bucket, timeouts)
     return GcsBucket(_gcs_client(), location.bucket, timeouts)

@@ -14,11 +14,20 @@ answer within the outgoing timeouts before its first byte, is a 500
 breaks or stalls longer than the read timeout aborts the client connection
 (``UpstreamBroken``): the client sees a failed download, never a short one that looks
 complete.
+
+A ``file:///folder`` endpoint (a bucket tree on local disk, as
+``package-registry build --format bucket`` writes it) is read directly instead: each
+file is served with its ``Last-Modified`` and the registry's own content types (as over
+HTTP, the client's headers are not passed on), a missing one is a 404, and a path that
+would leave the folder is never opened.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import stat
 import urllib.parse
 from collections.abc import AsyncIterator
 
@@ -26,7 +35,9 @@ import httpx
 
 from package_registry.config.outgoing import OutgoingTimeouts
 from package_registry.gotext import escape_path
-from package_registry.web.responses import Headers, Response, text_error
+from package_registry.packages.files import safe_relpath
+from package_registry.web.mime import content_type_for, needs_sniffing
+from package_registry.web.responses import Content, Headers, Response, serve_content, text_error
 
 log = logging.getLogger("package_registry.storage")
 
@@ -68,6 +79,11 @@ class StorageRelay:
     """Asks ``endpoint`` for storage packages' files; one HTTP client per worker."""
 
     def __init__(self, endpoint: str, timeouts: OutgoingTimeouts | None = None) -> None:
+        #: The folder of a ``file://`` endpoint, whose files are read without HTTP.
+        self.folder: str | None = None
+        if endpoint.startswith("file://"):
+            self.folder = urllib.parse.unquote(urllib.parse.urlsplit(endpoint).path)
+            endpoint = endpoint.rstrip("/") + "/"  # a folder: its files resolve inside it
         self.endpoint = endpoint
         self.timeouts = timeouts or OutgoingTimeouts()
         #: Made on first use, inside the worker process that serves (never before fork).
@@ -92,6 +108,8 @@ class StorageRelay:
         The status and headers are awaited here (bounded by the connect and read
         timeouts); the body is left to stream when the response is written.
         """
+        if self.folder is not None:
+            return self._serve_local(self.folder, method, url, headers)
         if self._client is None:
             # Go's client asks for gzip only and decodes it; so does this one.
             self._client = httpx.AsyncClient(
@@ -120,3 +138,30 @@ class StorageRelay:
             await upstream.aclose()
             return Response(upstream.status_code, out, length=length)
         return Response(upstream.status_code, out, length=length, body_stream=RelayedBody(upstream))
+
+    def _serve_local(self, folder: str, method: str, url: str, headers: Headers) -> Response:
+        """The file under ``folder`` that ``url`` (made by this relay) names."""
+        relative = safe_relpath(urllib.parse.unquote(url.removeprefix(self.endpoint)))
+        path = os.path.join(folder, relative) if relative is not None else ""
+        try:
+            info = os.stat(path) if path else None
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            return text_error(404, "404 page not found", headers)
+        head = None
+        try:
+            if needs_sniffing(path):
+                with open(path, "rb") as handle:
+                    head = handle.read(512)
+        except OSError:
+            return text_error(500, "error from package-storage server", headers)
+        content = Content(
+            size=info.st_size,
+            mtime=info.st_mtime,
+            content_type=content_type_for(path, head),
+            open=functools.partial(open, path, "rb"),
+            path=path,
+        )
+        # As the relay over HTTP: the client's headers are not passed on.
+        return serve_content(method, {}, content, headers)
