@@ -393,7 +393,7 @@ def test_invalid_packages_are_reported_and_strict_fails(tmp_path: Path) -> None:
 def test_build_is_the_one_subcommand(tmp_path: Path) -> None:
     usage = subprocess.run([EXECUTABLE, "build", "-h"], capture_output=True, text=True, timeout=30)
     assert usage.returncode == 0
-    assert "--format {static}" in usage.stdout and "--output DIR" in usage.stdout
+    assert "--format {bucket,static}" in usage.stdout and "--output DIR" in usage.stdout
     refused = subprocess.run([EXECUTABLE, "serve"], capture_output=True, text=True, timeout=30)
     assert refused.returncode == 2
     assert "package-registry build" in refused.stderr

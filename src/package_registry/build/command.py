@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from package_registry import __version__
-from package_registry.build import static
+from package_registry.build import bucket, static
 from package_registry.config import ConfigError, Settings, load_settings
 from package_registry.loading import LoadOutcome, load_configured_packages
 from package_registry.observability.logging import setup_logging
@@ -59,6 +59,7 @@ class Format:
 
 FORMATS: dict[str, Format] = {
     "static": Format(static.HELP, static.add_options, static.run),
+    "bucket": Format(bucket.HELP, bucket.add_options, bucket.run),
 }
 
 

@@ -369,8 +369,9 @@ def build_static(
 
 
 @contextmanager
-def _progress(total: int, interactive: bool) -> Iterator[Callable[[Package], None]]:
-    """A rich progress bar on a terminal; nothing otherwise (the summary line follows)."""
+def progress_bar(total: int, interactive: bool) -> Iterator[Callable[[Package], None]]:
+    """A rich progress bar on a terminal; nothing otherwise (the summary line follows).
+    Every format shows its progress with it."""
     if not interactive:
         yield lambda _: None
         return
@@ -409,7 +410,7 @@ def run(job: BuildJob) -> int:
     )
     service_name = os.environ.get("ELASTIC_APM_SERVICE_NAME") or "package-registry"
     try:
-        with _progress(len(catalog), job.interactive) as progress:
+        with progress_bar(len(catalog), job.interactive) as progress:
             counts, files = build_static(
                 catalog,
                 job.output,
