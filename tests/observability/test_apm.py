@@ -108,10 +108,13 @@ def test_requests_become_transactions(registry, intake, workers):
     assert categories["trace_id"] == TRACE_ID
     assert all(t["type"] == "request" for ts in transactions.values() for t in ts)
 
-    lines = [line for line in server.logs() if line.get("log", {}).get("logger") == "http"]
-    traced = [line for line in lines if line.get("url", {}).get("path") == "/categories"]
-    assert traced and traced[0]["trace"]["id"] == TRACE_ID
-    assert traced[0]["transaction"]["id"] == categories["id"]
+    def traced() -> list[dict]:  # request lines reach stderr within a second
+        lines = [line for line in server.logs() if line.get("log", {}).get("logger") == "http"]
+        return [line for line in lines if line.get("url", {}).get("path") == "/categories"]
+
+    eventually(lambda: bool(traced()))
+    assert traced()[0]["trace"]["id"] == TRACE_ID
+    assert traced()[0]["transaction"]["id"] == categories["id"]
 
 
 def test_without_a_server_url_nothing_is_traced(examples_server):

@@ -6,9 +6,19 @@ sorted keys, a flush) — many times what answering a cached request costs, so a
 default ``-log-level=info`` the log, not the registry, set the request rate. The request
 line is therefore built here: the same document ecs-logging writes for every other line
 (``@timestamp``, ``log.level`` and ``message`` first, then the other fields nested and
-sorted; UTC timestamps with milliseconds), serialised by orjson and written to stderr
-with one ``write``, so lines of several worker processes never interleave. As in the
-reference, request lines carry no ``log.origin``.
+sorted; UTC timestamps with milliseconds), serialised by orjson. As in the reference,
+request lines carry no ``log.origin``.
+
+Even one ``write(2)`` per line kept a worker well below nginx's pace with its access log
+on, so lines are buffered per process and written in batches: when ``FLUSH_BYTES`` are
+waiting, ``FLUSH_SECONDS`` after the first waiting line (a timer on the worker's event
+loop), before the process forks and when it stops (``flush`` is called by the server
+when a worker's loop ends, and at exit). A process killed outright (SIGKILL) loses at
+most its last second of lines. Several workers share stderr, so a batch never splits a
+line: on a regular file it is one ``write``, which the kernel keeps whole; on a pipe, a
+socket or a terminal it goes in pieces of whole lines of at most ``PIPE_BUF`` bytes, the
+size the kernel writes atomically there (a single line longer than that, which no real
+request makes, is written alone).
 
 With ``-log-type=dev`` request lines go through the logging module (a terminal is no
 hot path), as do all other lines in either format.
@@ -16,10 +26,14 @@ hot path), as do all other lines in either format.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import functools
 import ipaddress
 import logging
 import os
+import select
+import stat
 import time
 from collections.abc import Iterable
 from typing import IO, Any
@@ -32,6 +46,11 @@ ECS_VERSION = "1.6.0"
 
 Headers = Iterable[tuple[bytes, bytes]]
 
+#: Bytes of request lines a process holds before writing them.
+FLUSH_BYTES = 64 * 1024
+#: Longest a request line waits in the buffer.
+FLUSH_SECONDS = 1.0
+
 
 class RequestLog:
     """Where request lines go; ``enabled`` is false below ``-log-level=info``."""
@@ -42,11 +61,17 @@ class RequestLog:
         self._fd: int | None = None
         self._stream: IO[str] | None = None
         self._ecs = True
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        #: Largest write that keeps lines whole against other writers of the descriptor.
+        self._piece = FLUSH_BYTES
+        self._timer: asyncio.TimerHandle | None = None
 
     def configure(
         self, *, enabled: bool, ecs: bool, service: dict[str, str], stream: IO[str]
     ) -> None:
         """Set by ``setup_logging``: level, format, ``service.*`` fields and the stream."""
+        self.flush()
         self.enabled = enabled
         self._ecs = ecs
         self._service = {k.removeprefix("service."): service[k] for k in sorted(service)}
@@ -55,6 +80,9 @@ class RequestLog:
             self._fd = stream.fileno()
         except (AttributeError, OSError, ValueError):  # a stream without a descriptor
             self._fd = None
+            return
+        regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        self._piece = FLUSH_BYTES if regular else select.PIPE_BUF
 
     def write(
         self,
@@ -85,13 +113,55 @@ class RequestLog:
             self._stream.write(line.decode())
             self._stream.flush()
             return
-        view = memoryview(line)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        self._pending.append(line)
+        self._pending_bytes += len(line)
+        if self._pending_bytes >= FLUSH_BYTES:
+            self.flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop to flush later: write now
+                self.flush()
+                return
+            self._timer = loop.call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Write every waiting line, in pieces of whole lines (see the module doc)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        if not pending or self._fd is None:
+            return
+        piece: list[bytes] = []
+        size = 0
+        try:
+            for line in pending:
+                if piece and size + len(line) > self._piece:
+                    _write_all(self._fd, b"".join(piece))
+                    piece, size = [], 0
+                piece.append(line)
+                size += len(line)
+            _write_all(self._fd, b"".join(piece))
+        except OSError:  # stderr closed or full: a request log must not fail requests
+            pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` whole, waiting for the descriptor when it is non-blocking and full
+    (its reader is slow: the same wait a blocking descriptor makes)."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            select.select([], [fd], [])
 
 
 #: The process's request log, configured by ``setup_logging``.
 REQUEST_LOG = RequestLog()
+atexit.register(REQUEST_LOG.flush)
+os.register_at_fork(before=REQUEST_LOG.flush)
 
 
 def request_document(

@@ -30,6 +30,7 @@ from typing import Protocol
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from package_registry.observability.accesslog import REQUEST_LOG
 from package_registry.observability.metrics import forget_process
 from package_registry.web.connections import ConnectionLimits, guarded
 from package_registry.web.fastpath import ReplayProtocol
@@ -136,7 +137,10 @@ def _run_worker(app: Callable, sock: socket.socket, options: ServerOptions) -> N
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     server = uvicorn.Server(_uvicorn_config(app, options))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        REQUEST_LOG.flush()  # a retiring or stopped worker writes its last request lines
 
 
 class Refresher(Protocol):
