@@ -221,6 +221,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         storage=_storage_relay(settings) if storage is not None else None,
         budget=budget,
         static_tree=StaticTree(settings.static_path, cache_times) if settings.static_path else None,
+        browse=settings.browse,
     )
     try:
         sock = bind(settings.address)

@@ -225,6 +225,14 @@ FLAGS: tuple[Flag, ...] = (
         "files, parsed queries); 0 caches nothing.",
     ),
     Flag(
+        "browse",
+        Kind.BOOL,
+        True,
+        _S,
+        "Serve the HTML pages for people under /browse/ (package list, package pages, "
+        "categories); false answers 404 there.",
+    ),
+    Flag(
         "log-level", Kind.LOG_LEVEL, "info", _L, "debug, info, warn, error, dpanic, panic or fatal."
     ),
     Flag("log-type", Kind.STRING, "ecs", _L, "ecs (JSON lines) or dev (console)."),

@@ -145,6 +145,7 @@ class Settings:
     max_connections: int = _flag_default("max-connections")
     shutdown_timeout: float = _flag_default("shutdown-timeout")
     cache_max_bytes: int = _flag_default("cache-max-bytes")
+    browse: bool = _flag_default("browse")
     # Logging
     log_level: str = _flag_default("log-level")
     log_type: str = _flag_default("log-type")

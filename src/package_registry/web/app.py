@@ -24,6 +24,7 @@ from package_registry.observability.apm import Tracing
 from package_registry.observability.metrics import Metrics, request_size
 from package_registry.queries.lru import ENTRY_OVERHEAD, ByteLRU, approx_size
 from package_registry.web import fastpath, router
+from package_registry.web.browse.pages import BrowseRoutes
 from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
 from package_registry.web.fastpath import Recorder, Replayed
 from package_registry.web.filecache import FileCache
@@ -107,6 +108,18 @@ class RegistryApp:
         if tree is not None:  # -static-path: a built tree answers first
             for name in STATIC_ROUTES:
                 self._handlers[name] = tree.serving(name, self._handlers[name])
+        #: The route table: the reference's, then the browse pages when they are on.
+        self._table = router.ROUTES
+        if ctx.browse:
+            browse = BrowseRoutes(ctx)
+            self._table = router.ROUTES + router.BROWSE_ROUTES
+            self._handlers.update(
+                browse_list=browse.package_list,
+                browse_categories=browse.categories,
+                browse_style=browse.style,
+                browse_latest=browse.latest,
+                browse_package=browse.package,
+            )
         self._async = {name for name, h in self._handlers.items() if inspect.iscoroutinefunction(h)}
         #: Whether requests asking the catalog are timed as the storage indexer's gets.
         self._indexer_gets = metrics is not None and metrics.indexer is not None
@@ -304,7 +317,7 @@ class RegistryApp:
         key = (path, query)
         held = self._routes.get(key)
         if held is None:
-            held = (router.resolve(path, query),)
+            held = (router.resolve(path, query, self._table),)
             # A match's parameters are pieces of the path: twice the key bounds both.
             self._routes.put(key, held, 2 * approx_size(key) + ENTRY_OVERHEAD)
         return held[0]

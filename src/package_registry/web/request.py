@@ -4,7 +4,8 @@ Handlers get a small parsed ``Request`` (method, decoded path, raw query, lower-
 headers, route parameters) and the ``Context`` holding what lives for the whole
 process: cache times, the memory budget of the caches, the catalog holder, the archive
 cache, in proxy mode the upstream registry, with a storage bucket the relay to its
-public files, and with ``-static-path`` the built tree.
+public files, with ``-static-path`` the built tree, and whether the browse pages
+are on.
 """
 
 from __future__ import annotations
@@ -103,3 +104,5 @@ class Context:
     budget: CacheBudget = DEFAULT_BUDGET
     #: The built tree the routes without query parameters are served from (``-static-path``).
     static_tree: StaticTree | None = None
+    #: The HTML pages under ``/browse/`` (``-browse``).
+    browse: bool = True

@@ -69,6 +69,25 @@ ROUTES: tuple[Route, ...] = (
     ),
 )
 
+#: The HTML browse pages (``-browse``), under a prefix the reference answers 404 to, after
+#: every route of the reference so none of its answers changes. Pages of the UI itself sit
+#: under ``/browse/-/``: ``-`` is never in a package name, so they cannot hide a package.
+BROWSE_ROUTES: tuple[Route, ...] = (
+    _route("browse_list", "/browse/", r"/browse/?"),
+    _route("browse_categories", "/browse/-/categories/", r"/browse/-/categories/?"),
+    _route("browse_style", "/browse/-/style.css", r"/browse/-/style\.css/?"),
+    _route(
+        "browse_latest",
+        "/browse/{packageName}/",
+        r"/browse/(?P<name>[a-z0-9_]+)/?",
+    ),
+    _route(
+        "browse_package",
+        "/browse/{packageName}/{packageVersion}/",
+        r"/browse/(?P<name>[a-z0-9_]+)/(?P<version>[^/]+)/?",
+    ),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Match:
@@ -91,12 +110,13 @@ def _with_query(path: str, query: str) -> str:
     return f"{location}?{query}" if query else location
 
 
-def resolve(path: str, query: str) -> Match | Redirect | None:
-    """Route a decoded request path: a match, a redirect, or ``None`` (404)."""
+def resolve(path: str, query: str, routes: tuple[Route, ...] = ROUTES) -> Match | Redirect | None:
+    """Route a decoded request path through ``routes``: a match, a redirect, or ``None``
+    (404)."""
     cleaned = _clean_request_path(path)
     if cleaned != path:
         return Redirect(_with_query(cleaned, query), bare=True)
-    for route in ROUTES:
+    for route in routes:
         found = route.pattern.fullmatch(path)
         if found is None:
             continue

@@ -152,7 +152,7 @@ class SearchRoutes:
             answer = kind.answer(snapshot.cache, key, snapshot.catalog, query)
         except QueryFailed as err:
             return not_found(f"{kind.failure_prefix}{err}")
-        response = _cached(request, answer, kind.headers)
+        response = cached_response(request, answer, kind.headers)
         response.replayable = True  # only 200s are ever replayed
         return response
 
@@ -177,10 +177,12 @@ class SearchRoutes:
                 log.error(f"proxy mode: {kind.name} failed", extra={"error.message": str(err)})
                 return internal_error()
             answer = kind.proxied.put(key, kind.merge(query, mine, theirs))
-        return _cached(request, answer, kind.headers)
+        return cached_response(request, answer, kind.headers)
 
 
-def _cached(request: Request, answer: Answer, headers: list[tuple[bytes, bytes]]) -> Response:
+def cached_response(
+    request: Request, answer: Answer, headers: list[tuple[bytes, bytes]]
+) -> Response:
     """Write a cached answer: 304 on a matching ETag, gzip when the client takes it."""
     etag = answer.etag.encode()
     out = [*headers, (b"etag", etag), (b"vary", b"Accept-Encoding")]
