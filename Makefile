@@ -7,7 +7,7 @@ SHARED ?= ../shared
 IMAGE ?= localhost/package-registry
 
 .PHONY: run test test-uvicorn-lowest test-kit check lint format conformance bench reliability
-.PHONY: image image-test clean
+.PHONY: image image-test browse-screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ check: $(BIN)/.installed
 format: $(BIN)/.installed
 	$(BIN)/ruff format src tests tests_kit bench deploy scripts
 	$(BIN)/ruff check --fix src tests tests_kit bench deploy scripts
+
+## Retake the README's screenshots of /browse/ (docs/img/) with headless Chromium.
+browse-screenshots: $(BIN)/.installed
+	BROWSE_SCREENSHOTS='$(abspath docs/img)' $(BIN)/python -m pytest -q \
+	  tests/web/test_browse_chromium.py -k screenshots
 
 ## Build the container image $(IMAGE) (docker if a daemon answers, else buildah; see
 ## scripts/image.sh). Where buildah is used, scripts/container-env.sh installs it and podman

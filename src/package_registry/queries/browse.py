@@ -67,7 +67,8 @@ def parse_list_query(raw_query: str) -> ListQuery:
     search = parse_search_query({key: [value] for key, value in values.items()})
     text = (params.get("q") or [""])[0].strip()[:MAX_TEXT]
     page_text = (params.get("page") or ["1"])[0]
-    page = int(page_text) if page_text.isdigit() and len(page_text) < 7 else 1
+    # Past the last page means the last page; nine digits are plenty for that.
+    page = int(page_text[:9]) if page_text.isascii() and page_text.isdigit() else 1
     return ListQuery(search, values, text, max(page, 1))
 
 

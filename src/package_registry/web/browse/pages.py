@@ -151,7 +151,7 @@ def _detail(package: Package, versions: list[Package]) -> dict[str, Any]:
         "owner": str(owner.get("type") or ""),
         "github": github,
         "github_url": "https://github.com/" + quote(github, safe="/") if github else "",
-        "license": str((doc.get("source") or {}).get("license") or doc.get("license") or ""),
+        "license": str((doc.get("source") or {}).get("license") or ""),
         "kibana": _kibana(package),
         "download": _local(doc.get("download")),
         "signature": _local(doc.get("signature_path")),
