@@ -4,9 +4,12 @@ and ``-browse=false``. What a browser makes of the pages is in ``test_browse_chr
 from __future__ import annotations
 
 import re
+import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import httpx
 import pytest
 
 from package_registry.queries.browse import PAGE_SIZE
@@ -250,6 +253,27 @@ def test_a_long_readme_is_cut(registry, tmp_path):
     page = server.get("/browse/long/").text
     assert "The README is longer than shown here" in page
     assert len(page) < README_MAX * 1.5
+
+
+def test_the_event_loop_answers_while_a_costly_readme_renders(registry, tmp_path):
+    # Unclosed brackets are the slowest Markdown there is: seconds for README_MAX bytes.
+    write_package(tmp_path / "p", "slow", "1.0.0", "[" * README_MAX, title="Slow")
+    server = registry(
+        package_paths=[tmp_path / "p"], flags=["-require-package-signatures=false", "-workers=1"]
+    )
+    done: dict[str, float] = {}
+
+    def fetch_page() -> None:
+        assert httpx.get(server.url("/browse/slow/"), timeout=60).status_code == 200
+        done["page"] = time.monotonic()
+
+    page = threading.Thread(target=fetch_page)
+    page.start()
+    time.sleep(0.2)
+    assert server.get("/health").status_code == 200
+    done["health"] = time.monotonic()
+    page.join()
+    assert done["health"] < done["page"]
 
 
 def test_hostile_package_texts_are_inert(hostile_server):

@@ -5,7 +5,10 @@ The pages read the same catalog snapshot and the same ``/search`` filters as the
 every query value is text). READMEs go through ``markdown.render_readme``. A rendered
 page is kept in the snapshot's answer cache like an API answer (bounded by bytes, ETag,
 gzip), so a page costs one render per catalog; the list is cut into pages and READMEs
-are read up to ``README_MAX`` bytes, so no request renders an unbounded amount.
+are read up to ``README_MAX`` bytes, so no request renders an unbounded amount. Pages not
+cached yet are rendered by one thread per worker: a large README takes a good part of a
+second of CPU (a crafted one of ``README_MAX`` bytes up to a few), which must neither
+stall the event loop nor run many times at once.
 
 Headers forbid scripts and outside resources altogether (``Content-Security-Policy``):
 the pages need none, and a README that slipped something through could not run it.
@@ -13,7 +16,9 @@ the pages need none, and a README that slipped something through could not run i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -46,7 +51,10 @@ from package_registry.web.routes.search import cached_response
 __all__ = ["README_MAX", "BrowseRoutes"]
 
 #: README bytes rendered; a longer README is cut there, with a link to the whole file.
-README_MAX = 512 * 1024
+README_MAX = 256 * 1024
+
+# Started on first use, in the worker process (never before the fork).
+_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="package-registry-browse")
 
 HTML_TYPE = (b"content-type", b"text/html; charset=utf-8")
 CSS_TYPE = (b"content-type", b"text/css; charset=utf-8")
@@ -184,15 +192,21 @@ class BrowseRoutes:
     def _render(self, template: str, **values: Any) -> bytes:
         return self._env.get_template(template).render(**values).encode()
 
-    def _page(
+    async def _page(
         self,
         request: Request,
         snapshot: Snapshot[AnswerCache],
         key: tuple[object, ...],
         render: Callable[[Catalog], bytes],
     ) -> Response:
-        """A page from the snapshot's answer cache, rendered on its first request."""
-        answer = snapshot.cache.get_or_compute(key, lambda: render(snapshot.catalog))
+        """A page from the snapshot's answer cache, rendered on its first request (in
+        the render thread, where a request that waited for the same page finds it)."""
+        cache = snapshot.cache
+        answer = cache.get(key)
+        if answer is None:
+            answer = await asyncio.get_running_loop().run_in_executor(
+                _RENDERER, cache.get_or_compute, key, lambda: render(snapshot.catalog)
+            )
         response = cached_response(request, answer, self._headers)
         response.replayable = True
         return response
@@ -201,14 +215,14 @@ class BrowseRoutes:
         body = self._render("message.html", title=message, message=message)
         return Response(status, [*NO_CACHE, *PAGE_HEADERS], body, length=len(body))
 
-    def package_list(self, request: Request) -> Response:
+    async def package_list(self, request: Request) -> Response:
         try:
             query = parse_list_query(request.query)
         except InvalidQuery as err:
             return self._error(400, err.message)
         snapshot = self._ctx.holder.current
         try:
-            return self._page(
+            return await self._page(
                 request, snapshot, query.cache_key(), lambda catalog: self._list(catalog, query)
             )
         except QueryFailed as err:
@@ -236,8 +250,8 @@ class BrowseRoutes:
             types=PACKAGE_TYPES,
         )
 
-    def categories(self, request: Request) -> Response:
-        return self._page(
+    async def categories(self, request: Request) -> Response:
+        return await self._page(
             request,
             self._ctx.holder.current,
             ("browse-categories",),
@@ -246,22 +260,22 @@ class BrowseRoutes:
             ),
         )
 
-    def latest(self, request: Request) -> Response:
+    async def latest(self, request: Request) -> Response:
         snapshot = self._ctx.holder.current
         package = latest_version(snapshot.catalog, request.params["name"])
         if package is None:
             return self._error(404, "package not found")
-        return self._package(request, snapshot, package)
+        return await self._package(request, snapshot, package)
 
-    def package(self, request: Request) -> Response:
+    async def package(self, request: Request) -> Response:
         name, version = request.params["name"], request.params["version"]
         snapshot = self._ctx.holder.current
         package = snapshot.catalog.lookup(name, version) if is_strict_version(version) else None
         if package is None:
             return self._error(404, "package revision not found")
-        return self._package(request, snapshot, package)
+        return await self._package(request, snapshot, package)
 
-    def _package(
+    async def _package(
         self, request: Request, snapshot: Snapshot[AnswerCache], package: Package
     ) -> Response:
         def render(catalog: Catalog) -> bytes:
@@ -269,7 +283,7 @@ class BrowseRoutes:
             return self._render("package.html", title=detail["title"], p=detail)
 
         key = ("browse-package", package.name, package.version)
-        return self._page(request, snapshot, key, render)
+        return await self._page(request, snapshot, key, render)
 
     def style(self, request: Request) -> Response:
         headers = [*cache_headers(self._ctx.cache_times.catch_all), CSS_TYPE, NOSNIFF]
