@@ -24,7 +24,6 @@ from package_registry.observability.apm import Tracing
 from package_registry.observability.metrics import Metrics, request_size
 from package_registry.queries.lru import ENTRY_OVERHEAD, ByteLRU, approx_size
 from package_registry.web import fastpath, router
-from package_registry.web.browse.pages import BrowseRoutes
 from package_registry.web.fastpath import EXTENSION as REPLAY_EXTENSION
 from package_registry.web.fastpath import Recorder, Replayed
 from package_registry.web.filecache import FileCache
@@ -111,6 +110,9 @@ class RegistryApp:
         #: The route table: the reference's, then the browse pages when they are on.
         self._table = router.ROUTES
         if ctx.browse:
+            # Jinja2 and markdown-it are loaded only by registries that serve the pages.
+            from package_registry.web.browse.pages import BrowseRoutes
+
             browse = BrowseRoutes(ctx)
             self._table = router.ROUTES + router.BROWSE_ROUTES
             self._handlers.update(
