@@ -311,6 +311,8 @@ def test_browse_is_off_through_its_variable(registry):
         ("<b onclick=x>b</b>", "<p>&lt;b onclick=x&gt;b&lt;/b&gt;</p>\n"),
         ("[a](other.md)", '<p><a href="/package/p/1.0.0/docs/other.md">a</a></p>\n'),
         ("[a](#part)", '<p><a href="#part">a</a></p>\n'),
+        ("[a](//example.com/)", '<p><a href="//example.com/" rel="nofollow noopener'),
+        ("[a](/\\example.com/)", '<p><a href="/%5Cexample.com/">a</a></p>\n'),
         ("[a](mailto:x@example.com)", '<p><a href="mailto:x@example.com"'),
         ("| a |\n| - |\n| b |", "<table>"),
     ],

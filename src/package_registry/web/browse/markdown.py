@@ -45,7 +45,7 @@ def _resolve(tokens: list[Token], base: str) -> None:
         if attr is None:
             continue
         url = str(token.attrGet(attr) or "")
-        if _SCHEME.match(url):
+        if _SCHEME.match(url) or url.startswith("//"):  # another site
             if token.type == "link_open":
                 token.attrSet("rel", "nofollow noopener noreferrer")
         elif not url.startswith("#"):

@@ -73,8 +73,9 @@ PACKAGE_TYPES = ("integration", "input", "content")
 
 def _local(path: object) -> str | None:
     """A same-origin absolute path from a package document, else ``None`` (documents
-    from storage buckets and upstreams are not checked at load)."""
-    if isinstance(path, str) and path.startswith("/") and not path.startswith("//"):
+    from storage buckets and upstreams are not checked at load; browsers read ``/\\``
+    as ``//``, another host)."""
+    if isinstance(path, str) and path.startswith("/") and path[1:2] not in ("/", "\\"):
         return path
     return None
 
