@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, RunningRegistry, start_registry, stop, write_config
+from tests.conftest import (
+    EXAMPLES,
+    RunningRegistry,
+    eventually,
+    start_registry,
+    stop,
+    write_config,
+)
 from tests.web.test_browse import HOSTILE_README, assert_inert, elements, write_package
 
 CHROMIUM = shutil.which("chromium")
@@ -90,7 +97,8 @@ def visible_text(dom: str) -> str:
 
 
 def fetched_by_browser(server: RunningRegistry, path: str) -> list[int]:
-    """Status codes of the browser's requests for ``path``, from the request log."""
+    """Status codes of the browser's requests for ``path``, from the request log (lines
+    are written in batches: wait for them with ``eventually``)."""
     codes = []
     for line in server.logs():
         url, http = line.get("url"), line.get("http")
@@ -133,7 +141,7 @@ def test_the_list_as_a_person_sees_it(server, profile):
     icons = images(dom)
     assert "/package/sample_logs/1.1.0/img/sample_logs.svg" in icons
     for src in icons:
-        assert 200 in fetched_by_browser(server, src), src
+        eventually(lambda src=src: 200 in fetched_by_browser(server, src))
         assert server.get(src).headers["content-type"].startswith("image/")
 
 
@@ -160,7 +168,7 @@ def test_a_package_page(server, profile):
     for row in ("1.2.0-beta1 beta ^8.13.0 || ^9.0.0", "1.1.0 ga ^8.10.0 || ^9.0.0", "1.0.0 ga"):
         assert row in text
     for src in images(dom):
-        assert 200 in fetched_by_browser(server, src), src
+        eventually(lambda src=src: 200 in fetched_by_browser(server, src))
 
 
 def test_a_hostile_readme_is_inert_in_the_browser(server, profile):
