@@ -6,6 +6,8 @@ one tuple (``FAILURES``) and wrap it once into the reference's ``PackageError`` 
 
 from __future__ import annotations
 
+from typing import Any
+
 from package_registry.packages.versions import ConstraintError, VersionError
 from package_registry.packages.yamlload import ConfigError, YamlError
 
@@ -29,3 +31,19 @@ class Invalid(Exception):
 
 #: Everything a broken package raises; the texts are the reference's errors.
 FAILURES = (Invalid, ReaderError, YamlError, ConfigError, VersionError, ConstraintError)
+
+
+def json_kind(value: Any) -> str:
+    """The JSON kind of a decoded value, as Go's decoder names it in its
+    ``cannot unmarshal <kind> into Go value of type …`` errors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from package_registry.packages.errors import json_kind
 from package_registry.packages.model import Package
 from package_registry.packages.records import RuntimeFieldError, package_of, runtime_fields
 from package_registry.packages.render import json_float
@@ -46,24 +47,9 @@ class JsonModelError(ValueError):
     """The JSON does not decode into the reference's model; ``str`` says where and why."""
 
 
-def _kind_name(value: Any) -> str:
-    """The JSON kind of a decoded value, as Go's decoder names it in errors."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def _mismatch(value: Any, path: str, go_type: str) -> JsonModelError:
     return JsonModelError(
-        f"json: cannot unmarshal {_kind_name(value)} into Go struct field {path} of type {go_type}"
+        f"json: cannot unmarshal {json_kind(value)} into Go struct field {path} of type {go_type}"
     )
 
 
@@ -190,7 +176,7 @@ def decode_packages(data: bytes) -> list[Package]:
     items = _parse(data)
     if not isinstance(items, list):
         raise JsonModelError(
-            f"json: cannot unmarshal {_kind_name(items)} into Go value of type packages.Packages"
+            f"json: cannot unmarshal {json_kind(items)} into Go value of type packages.Packages"
         )
     return [package_from_json(item) for item in items]
 
@@ -209,7 +195,7 @@ def decode_categories(data: bytes) -> list[RemoteCategory]:
     items = _parse(data)
     if not isinstance(items, list):
         raise JsonModelError(
-            f"json: cannot unmarshal {_kind_name(items)} into Go value of type []packages.Category"
+            f"json: cannot unmarshal {json_kind(items)} into Go value of type []packages.Category"
         )
     out: list[RemoteCategory] = []
     for item in items:

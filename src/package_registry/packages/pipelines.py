@@ -7,13 +7,12 @@ and to decode into an object; the check and Go's decoder error texts live here.
 from __future__ import annotations
 
 import posixpath
-from typing import Any
 
 import orjson
 import yaml
 
 from package_registry.gopath import join_path
-from package_registry.packages.errors import FAILURES, Invalid, ReaderError
+from package_registry.packages.errors import FAILURES, Invalid, ReaderError, json_kind
 from package_registry.packages.reader import PackageReader
 from package_registry.packages.yamlload import (
     compose_yaml,
@@ -65,7 +64,7 @@ def _check_pipeline_document(reader: PackageReader, path: str) -> None:
                 raise Invalid(str(exc)) from None
         if document is not None and not isinstance(document, dict):
             raise Invalid(
-                f"json: cannot unmarshal {_json_kind(document)} into Go value of type"
+                f"json: cannot unmarshal {json_kind(document)} into Go value of type"
                 " map[string]interface {}"
             )
     elif extension == ".yml":
@@ -74,13 +73,3 @@ def _check_pipeline_document(reader: PackageReader, path: str) -> None:
             raise Invalid(unmarshal_errors([type_error(root, "map[string]interface {}")]))
     else:
         raise Invalid(f"unsupported pipeline extension (path: {path}, ext: {extension})")
-
-
-def _json_kind(document: Any) -> str:
-    if isinstance(document, list):
-        return "array"
-    if isinstance(document, str):
-        return "string"
-    if isinstance(document, bool):
-        return "bool"
-    return "number"
