@@ -24,7 +24,6 @@ would leave the folder is never opened.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import stat
@@ -36,8 +35,7 @@ import httpx
 from package_registry.config.outgoing import OutgoingTimeouts
 from package_registry.gotext import escape_path
 from package_registry.packages.files import safe_relpath
-from package_registry.web.mime import content_type_for, needs_sniffing
-from package_registry.web.responses import Content, Headers, Response, serve_content, text_error
+from package_registry.web.responses import Headers, Response, disk_file, serve_content, text_error
 
 log = logging.getLogger("package_registry.storage")
 
@@ -149,19 +147,9 @@ class StorageRelay:
             info = None
         if info is None or not stat.S_ISREG(info.st_mode):
             return text_error(404, "404 page not found", headers)
-        head = None
         try:
-            if needs_sniffing(path):
-                with open(path, "rb") as handle:
-                    head = handle.read(512)
+            content = disk_file(path, path)
         except OSError:
             return text_error(500, "error from package-storage server", headers)
-        content = Content(
-            size=info.st_size,
-            mtime=info.st_mtime,
-            content_type=content_type_for(path, head),
-            open=functools.partial(open, path, "rb"),
-            path=path,
-        )
         # As the relay over HTTP: the client's headers are not passed on.
         return serve_content(method, {}, content, headers)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_tz
 from typing import BinaryIO, Protocol
 
+from package_registry.web.mime import content_type_for, needs_sniffing
+
 Headers = list[tuple[bytes, bytes]]
 
 CHUNK_SIZE = 256 * 1024
@@ -148,6 +150,24 @@ class Content:
     path: str | None = None
     #: The whole file, when it is held in memory (``web/filecache.py``): sent as one body.
     data: bytes | None = None
+
+
+def disk_file(path: str, name: str, mtime: float | None = None) -> Content:
+    """A regular file on disk that is served as it is, typed by ``name`` (or by its first
+    512 bytes where the name does not tell); ``mtime`` overrides the file's own. Raises
+    ``OSError`` when the file cannot be read."""
+    info = os.stat(path)
+    head = None
+    if needs_sniffing(name):
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    return Content(
+        size=info.st_size,
+        mtime=info.st_mtime if mtime is None else mtime,
+        content_type=content_type_for(name, head),
+        open=functools.partial(open, path, "rb"),
+        path=path,
+    )
 
 
 class _RangeError(Exception):

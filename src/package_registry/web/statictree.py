@@ -14,16 +14,14 @@ path must still be inside the tree (links included), so no request reaches outsi
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 from collections.abc import Awaitable, Callable
 
 from package_registry.packages.files import safe_relpath
 from package_registry.packages.versions import is_strict_version
-from package_registry.web.mime import content_type_for, needs_sniffing
 from package_registry.web.request import CacheTimes, Request
-from package_registry.web.responses import Content, Response, cache_headers, serve_content
+from package_registry.web.responses import Response, cache_headers, disk_file, serve_content
 
 Handler = Callable[[Request], Response | Awaitable[Response]]
 
@@ -32,6 +30,8 @@ ROUTES = frozenset(
     ("index", "favicon", "package_index", "static", "artifact", "signature", "tarball")
 )
 _DOWNLOAD_SUFFIX = {"artifact": ".zip", "signature": ".zip.sig", "tarball": ".tar.gz"}
+#: Answers the registry renders in memory carry no ``Last-Modified`` (a zero time).
+_RENDERED = frozenset(("index", "favicon", "package_index"))
 #: How ``epr_storage_requests_total`` counts the files the routes serve.
 _COMPONENT = {"static": "statics", "artifact": "artifacts", "signature": "signatures"}
 
@@ -80,20 +80,9 @@ class StaticTree:
         if relpath is None or path is None:
             return None
         try:
-            info = os.stat(path)
-            head = None
-            if needs_sniffing(relpath):
-                with open(path, "rb") as handle:
-                    head = handle.read(512)
+            content = disk_file(path, relpath, 0.0 if route in _RENDERED else None)
         except OSError:
             return None
-        content = Content(
-            size=info.st_size,
-            mtime=_mtime(route, info.st_mtime),
-            content_type=content_type_for(relpath, head),
-            open=functools.partial(open, path, "rb"),
-            path=path,
-        )
         response = serve_content(request.method, request.headers, content, self._headers[route])
         if route in _COMPONENT:
             response.storage_request = ("local", _COMPONENT[route])
@@ -115,8 +104,3 @@ class StaticTree:
             return found if found is not None else handler(request)  # type: ignore[return-value]
 
         return from_tree
-
-
-def _mtime(route: str, mtime: float) -> float:
-    """Answers the registry renders in memory carry no ``Last-Modified``: a zero time."""
-    return 0.0 if route in ("index", "favicon", "package_index") else mtime
