@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from package_registry.catalog.build import build_catalog, category_closure
+from package_registry.catalog.build import build_catalog
+from package_registry.packages.documents import category_closure
 from package_registry.packages.render import render_json
 from tests.queries.factory import catalog_of, make_package
 
@@ -70,7 +71,7 @@ def test_fragments_join_into_the_go_rendering_of_the_list():
         make_package("b", "1.0.0", kibana="^8.0.0", fields=["x"]),
     ]
     catalog = build_catalog([packages])
-    body = b"[\n" + b",\n".join(catalog.newest(0, n)[0].fragment for n in "ab") + b"\n]\n"
+    body = b"[\n" + b",\n".join(catalog.newest(0, n)[0].fragment() for n in "ab") + b"\n]\n"
     assert body == render_json([p.summary for p in packages])
     assert json.loads(body)[0]["name"] == "a"
 

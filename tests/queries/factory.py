@@ -11,6 +11,7 @@ from typing import Any
 
 from package_registry.catalog.build import build_catalog
 from package_registry.catalog.snapshot import Catalog
+from package_registry.packages.documents import InlineDocuments
 from package_registry.packages.model import Package, PolicyTemplateRef
 from package_registry.packages.versions import Constraint, Version
 
@@ -102,8 +103,8 @@ def make_package(
         discovery_fields=tuple(fields),
         discovery_datasets=tuple(datasets),
         internal=internal,
-        full=full,
-        summary=summary,
+        deprecated=full.get("deprecated"),
+        documents=InlineDocuments(full, summary, tuple(ref.categories for ref in refs)),
         files=None,
     )
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from package_registry.catalog.build import category_closure
+from package_registry.packages.documents import category_closure
 from package_registry.packages.model import Package
 from package_registry.packages.versions import Version
 from package_registry.queries.categories import categories

@@ -1,40 +1,27 @@
 """``build_catalog``: the one way to turn loaded packages into a ``Catalog``.
 
-Building does all the per-package work once (rendering the /search item, category
-closures, /categories contributions, filter signatures, sorting) so that queries only
-walk prepared lists. It keeps the sources (indexers) apart and in precedence order, as the
-reference filters every indexer on its own before merging their answers.
+Building does all the per-package work once (category closures, /categories
+contributions, filter signatures, sorting) so that queries only walk prepared lists; the
+/search items are rendered by the packages' documents, once, when first needed. Equal
+closures and contributions are shared between versions: a catalog of tens of thousands
+of versions holds a few hundred distinct ones. It keeps the sources (indexers) apart and
+in precedence order, as the reference filters every indexer on its own before merging
+their answers.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from typing import TypeVar
 
-from package_registry.catalog.snapshot import (
-    Catalog,
-    Entry,
-    Signature,
-    indent_fragment,
-    prune_policy_templates,
-)
+from package_registry.catalog.snapshot import Catalog, Entry, Signature
+from package_registry.packages.documents import category_closure
 from package_registry.packages.model import Package
-from package_registry.packages.render import render_json
-from package_registry.packages.tables import CATEGORIES
 
-__all__ = ["build_catalog", "category_closure"]
+__all__ = ["build_catalog"]
 
-
-def category_closure(categories: Iterable[str]) -> frozenset[str]:
-    """Every X for which the reference's ``hasCategory(categories, X)`` is true: the ids
-    themselves and the parents of the subcategories among them."""
-    out = set()
-    for category in categories:
-        out.add(category)
-        known = CATEGORIES.get(category)
-        if known is not None and known.parent is not None:
-            out.add(known.parent)
-    return frozenset(out)
+T = TypeVar("T")
 
 
 def _counts(package: Package) -> tuple[tuple[str, int], ...]:
@@ -114,25 +101,29 @@ class _Signatures:
         return index
 
 
-def _entry(package: Package, source: int, sig: int) -> Entry:
-    closure = category_closure(package.categories)
+class _Interned:
+    """One shared object per distinct value (category sets, /categories contributions)."""
+
+    def __init__(self) -> None:
+        self._values: dict[object, object] = {}
+
+    def __call__(self, value: T) -> T:
+        return self._values.setdefault(value, value)  # type: ignore[return-value]
+
+
+def _entry(package: Package, source: int, sig: int, intern: _Interned) -> Entry:
+    closure = intern(category_closure(package.categories))
     template_closure = category_closure(
         c for t in package.policy_templates for c in (t.categories or ())
     )
-    template_only = template_closure - closure
     return Entry(
         package=package,
         source=source,
         sig=sig,
-        fragment=indent_fragment(render_json(package.summary)),
         categories=closure,
-        template_categories=template_only,
-        pruned={
-            category: indent_fragment(render_json(prune_policy_templates(package, category)))
-            for category in sorted(template_only)
-        },
-        counts=_counts(package),
-        counts_with_templates=_counts_with_templates(package, closure),
+        template_categories=intern(template_closure - closure),
+        counts=intern(_counts(package)),
+        counts_with_templates=intern(_counts_with_templates(package, closure)),
     )
 
 
@@ -147,6 +138,7 @@ def build_catalog(sources: Sequence[Sequence[Package]]) -> Catalog:
     source keeps its first occurrence, as the reference's indexers do.
     """
     signatures = _Signatures()
+    intern = _Interned()
     newest: list[dict[str, tuple[Entry, ...]]] = []
     firsts: list[dict[str, tuple[Entry, ...]]] = []
     unspecified: list[tuple[Entry, ...]] = []
@@ -164,7 +156,7 @@ def build_catalog(sources: Sequence[Sequence[Package]]) -> Catalog:
             if package.key in seen:
                 continue
             seen.add(package.key)
-            entry = _entry(package, source, signatures.intern(package))
+            entry = _entry(package, source, signatures.intern(package), intern)
             per_name[package.name].append(entry)
             by_version[package.name].setdefault(package.version, []).append(entry)
             by_key.setdefault(package.key, entry)

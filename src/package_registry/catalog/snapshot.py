@@ -11,12 +11,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from package_registry.packages.model import Package
 from package_registry.packages.versions import Constraint, Version
 
-__all__ = ["Catalog", "Entry", "Signature", "indent_fragment", "prune_policy_templates"]
+__all__ = ["Catalog", "Entry", "Signature"]
 
 _generations = itertools.count(1)
 
@@ -24,11 +23,6 @@ _generations = itertools.count(1)
 def next_generation() -> int:
     """A process-wide unique number for a new catalog (cache keys, logs)."""
     return next(_generations)
-
-
-def indent_fragment(rendered: bytes) -> bytes:
-    """Indent a rendered JSON value by one level so it can sit inside a top-level array."""
-    return b"\n".join(b"  " + line for line in rendered.rstrip(b"\n").split(b"\n"))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -61,15 +55,10 @@ class Entry:
     source: int
     #: Index into ``Catalog.signatures``.
     sig: int
-    #: The /search item rendered at array depth (ready to join with ``b",\\n"``).
-    fragment: bytes
     #: Categories X for which the package itself "has" X (its ids and their parents).
     categories: frozenset[str]
     #: Categories X reached only through a policy template (ids and their parents).
     template_categories: frozenset[str]
-    #: For each of ``template_categories``, the fragment with policy templates pruned the
-    #: reference's way (``filterPolicyTemplates`` in packages/packages.go).
-    pruned: Mapping[str, bytes]
     #: /categories contributions of this package, without and with policy templates.
     counts: tuple[tuple[str, int], ...]
     counts_with_templates: tuple[tuple[str, int], ...]
@@ -81,6 +70,14 @@ class Entry:
     @property
     def version(self) -> Version:
         return self.package.semver
+
+    def fragment(self, category: str | None = None) -> bytes:
+        """The /search item rendered at array depth, its policy templates pruned the
+        reference's way (``filterPolicyTemplates`` in packages/packages.go) when the
+        package matched ``category`` only through one of them."""
+        if category is None or category in self.categories:
+            return self.package.documents.fragment()
+        return self.package.documents.pruned(category)
 
 
 class Catalog:
@@ -174,25 +171,3 @@ class Catalog:
         """All sources' versions of a name, oldest first, one group per version string
         holding that version's entries in source order."""
         return self._groups.get(name, ())
-
-
-def prune_policy_templates(package: Package, category: str) -> dict[str, Any]:
-    """The search item of ``package`` keeping only the policy templates listing ``category``.
-
-    This is the copy the reference returns for a package that matched a category filter
-    only through its policy templates (``filterCategories`` in packages/packages.go).
-    Templates must list the category itself, so a package matched through a subcategory
-    loses them all and the key disappears, as in the reference.
-    """
-    summary = dict(package.summary)
-    items = summary.get("policy_templates") or []
-    kept = [
-        item
-        for item, ref in zip(items, package.policy_templates, strict=False)
-        if ref.categories is not None and category in ref.categories
-    ]
-    if kept:
-        summary["policy_templates"] = kept
-    else:
-        summary.pop("policy_templates", None)
-    return summary

@@ -2,7 +2,8 @@
 
 A ``Package`` carries the few typed fields that queries filter on, the two JSON
 documents the reference serves for it (already in the reference's key order, with
-empty fields omitted), and a handle on its files. Nothing here parses or reads.
+empty fields omitted; held in memory or read from the persistent catalog, see
+``packages.documents``), and a handle on its files. Nothing here parses or reads.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from package_registry.packages.documents import Documents
 from package_registry.packages.files import PackageFiles
 from package_registry.packages.versions import Constraint, Version
 
@@ -45,12 +47,22 @@ class Package:
     discovery_datasets: tuple[str, ...]
     #: ``internal: true`` in the manifest: hidden from /search unless ``internal=true``.
     internal: bool
-    #: The ``/package/{name}/{version}/`` document (reference key order).
-    full: dict[str, Any]
-    #: The ``/search`` item (reference key order).
-    summary: dict[str, Any]
+    #: The package-level ``deprecated`` notice of the documents, ``None`` when absent.
+    deprecated: Any
+    #: The ``/package/{name}/{version}/`` document and the ``/search`` item.
+    documents: Documents
     #: Where the files live; ``None`` for packages known only by their JSON (proxy, storage).
     files: PackageFiles | None
+
+    @property
+    def full(self) -> dict[str, Any]:
+        """The ``/package/{name}/{version}/`` document (reference key order)."""
+        return self.documents.full()
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The ``/search`` item (reference key order)."""
+        return self.documents.summary()
 
     @property
     def key(self) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from package_registry.packages.documents import InlineDocuments
 from package_registry.packages.files import PackageFiles
 from package_registry.packages.model import Package, PolicyTemplateRef
 from package_registry.packages.schema import FULL_DOCUMENT, SEARCH_ITEM
@@ -76,6 +77,14 @@ def package_of(
     elastic = record["conditions"] and record["conditions"]["elastic"]
     capabilities = elastic and elastic["capabilities"]
     semver, kibana, agent, spec = runtime
+    templates = tuple(
+        PolicyTemplateRef(
+            template["name"],
+            None if template["categories"] is None else tuple(template["categories"]),
+        )
+        for template in record["policy_templates"] or ()
+    )
+    full = to_document(record, FULL_DOCUMENT)
     return Package(
         name=record["name"],
         version=record["version"],
@@ -83,13 +92,7 @@ def package_of(
         type=record["type"],
         release=record["release"],
         categories=tuple(record["categories"] or ()),
-        policy_templates=tuple(
-            PolicyTemplateRef(
-                template["name"],
-                None if template["categories"] is None else tuple(template["categories"]),
-            )
-            for template in record["policy_templates"] or ()
-        ),
+        policy_templates=templates,
         kibana=kibana,
         agent=agent,
         capabilities=None if capabilities is None else tuple(capabilities),
@@ -97,8 +100,12 @@ def package_of(
         discovery_fields=fields,
         discovery_datasets=datasets,
         internal=internal,
-        full=to_document(record, FULL_DOCUMENT),
-        summary=to_document(record, SEARCH_ITEM),
+        deprecated=full.get("deprecated"),
+        documents=InlineDocuments(
+            full,
+            to_document(record, SEARCH_ITEM),
+            tuple(ref.categories for ref in templates),
+        ),
         files=files,
     )
 
@@ -107,8 +114,12 @@ def with_deprecation(package: Package, notice: dict[str, Any]) -> Package:
     """A copy of ``package`` whose package-level ``deprecated`` notice is ``notice``."""
     return replace(
         package,
-        full=_with_deprecated(package.full, FULL_DOCUMENT, notice),
-        summary=_with_deprecated(package.summary, SEARCH_ITEM, notice),
+        deprecated=notice,
+        documents=InlineDocuments(
+            _with_deprecated(package.full, FULL_DOCUMENT, notice),
+            _with_deprecated(package.summary, SEARCH_ITEM, notice),
+            tuple(ref.categories for ref in package.policy_templates),
+        ),
     )
 
 

@@ -136,12 +136,15 @@ class AnswerCache:
         key: Hashable,
         select: Callable[[], Sequence[P]],
         render: Callable[[Sequence[P]], bytes],
+        *,
+        salt: Hashable,
     ) -> Answer:
         """The cached answer for ``key``; on a miss, ``select`` its parts and ``render``
-        them only if no other key selected the very same parts.
+        them only if no other key with the same ``salt`` selected the very same parts.
 
         The parts must live at least as long as the cache (they belong to its catalog):
-        their identities name the answer. Exceptions from ``select`` propagate.
+        their identities and ``salt`` (what else ``render`` depends on) name the answer.
+        Exceptions from ``select`` propagate.
         """
         answer = self.get(key)
         if answer is not None:
@@ -150,7 +153,7 @@ class AnswerCache:
         digest = hashlib.sha1(
             array("Q", [id(part) for part in parts]).tobytes(), usedforsecurity=False
         ).digest()
-        identity = (render, digest)
+        identity = (salt, digest)
         with self._lock:
             held = self._answers.get(identity)
         answer = held.answer if held is not None else Answer(render(parts))

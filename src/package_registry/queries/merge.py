@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from package_registry.catalog.snapshot import Entry, indent_fragment
+from package_registry.catalog.snapshot import Entry
+from package_registry.packages.documents import indent_fragment
 from package_registry.packages.jsonmodel import RemoteCategory
 from package_registry.packages.model import Package
 from package_registry.packages.render import render_json
 from package_registry.packages.versions import Version
 from package_registry.queries.categories import CategoryCount
 from package_registry.queries.params import SearchQuery
-from package_registry.queries.search import fragment_for, render_search
+from package_registry.queries.search import render_search
 
 __all__ = ["merge_categories", "merge_search"]
 
@@ -61,7 +62,7 @@ def merge_search(query: SearchQuery, local: Iterable[Entry], remote: Sequence[Pa
     category = query.category
     items = _join(
         (
-            (entry.name, entry.package.version, entry.package.semver, fragment_for(entry, category))
+            (entry.name, entry.package.version, entry.package.semver, entry.fragment(category))
             for entry in local
         ),
         remote,

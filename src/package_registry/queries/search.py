@@ -12,7 +12,7 @@ number of package names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from package_registry.catalog.snapshot import Catalog, Entry, Signature
 from package_registry.packages.versions import Constraint, Version
@@ -21,7 +21,6 @@ from package_registry.queries.params import Filters, SearchQuery
 __all__ = [
     "QueryFailed",
     "Selector",
-    "fragment_for",
     "latest_entries",
     "render_search",
     "search",
@@ -172,13 +171,6 @@ def _in_category(entry: Entry, category: str | None) -> bool:
     return category is None or category in entry.categories or category in entry.template_categories
 
 
-def fragment_for(entry: Entry, category: str | None) -> bytes:
-    """The /search item of a selected entry: pruned when only a template matched."""
-    if category is None or category in entry.categories:
-        return entry.fragment
-    return entry.pruned[category]
-
-
 def _candidate_names(catalog: Catalog, query: SearchQuery) -> Iterable[str]:
     names: Iterable[str] = catalog.names
     if query.package is not None:
@@ -257,19 +249,11 @@ def render_search(fragments: list[bytes]) -> bytes:
     return b"[\n" + b",\n".join(fragments) + b"\n]\n"
 
 
-def search_fragments(catalog: Catalog, query: SearchQuery) -> list[bytes]:
-    """The pre-rendered items of the /search answer for ``query``, in order.
-
-    They are the catalog's own objects, so two queries selecting the same items give
-    the same objects: the answer cache names an answer by them.
-    """
-    category = query.category
-    entries = search_entries(catalog, query)
-    if category is None:
-        return [entry.fragment for entry in entries]
-    return [fragment_for(entry, category) for entry in entries]
+def render_entries(entries: Sequence[Entry], category: str | None) -> bytes:
+    """The /search answer of the selected ``entries`` for a query's ``category``."""
+    return render_search([entry.fragment(category) for entry in entries])
 
 
 def search(catalog: Catalog, query: SearchQuery) -> bytes:
     """The /search answer for ``query``, byte for byte as the reference writes it."""
-    return render_search(search_fragments(catalog, query))
+    return render_entries(search_entries(catalog, query), query.category)

@@ -431,14 +431,14 @@ class StorageIndex:
         """
         deprecations = self._deprecations
         for package in packages:
-            notice = package.full.get("deprecated")
+            notice = package.deprecated
             if notice is not None:
                 latest = deprecations.get(package.name)
                 if latest is None or package.semver > latest[0]:
                     deprecations[package.name] = (package.semver, notice)
         for position, package in enumerate(packages):
             latest = deprecations.get(package.name)
-            if latest is not None and package.full.get("deprecated") is not latest[1]:
+            if latest is not None and package.deprecated is not latest[1]:
                 packages[position] = with_deprecation(package, latest[1])
         self.packages = tuple(packages)
         self.cursor = cursor

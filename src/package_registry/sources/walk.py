@@ -228,7 +228,7 @@ def _propagate_deprecations(packages: list[Package]) -> list[Package]:
     """Give every version of a package the notice of its highest deprecated version."""
     latest: dict[str, Package] = {}
     for package in packages:
-        if "deprecated" in package.full:
+        if package.deprecated is not None:
             current = latest.get(package.name)
             if current is None or package.semver > current.semver:
                 latest[package.name] = package
@@ -240,5 +240,5 @@ def _propagate_deprecations(packages: list[Package]) -> list[Package]:
         if source is None or source is package:
             out.append(package)
         else:
-            out.append(with_deprecation(package, source.full["deprecated"]))
+            out.append(with_deprecation(package, source.deprecated))
     return out

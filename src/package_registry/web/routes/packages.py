@@ -64,7 +64,7 @@ class PackageRoutes:
         if package is None:
             return not_found("package revision not found")
         answer = snapshot.cache.get_or_compute(
-            ("package", name, version), lambda: render_json(package.full)
+            ("package", name, version), package.documents.full_json
         )
         headers = [*self._index_headers, JSON_TYPE]
         return Response(200, headers, answer.body, length=len(answer.body), replayable=True)

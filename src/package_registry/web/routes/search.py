@@ -33,9 +33,8 @@ from package_registry.queries.params import (
 )
 from package_registry.queries.search import (
     QueryFailed,
-    render_search,
+    render_entries,
     search_entries,
-    search_fragments,
 )
 from package_registry.sources.proxy import UpstreamError
 from package_registry.web.request import Context, Request
@@ -82,7 +81,10 @@ class SearchRoutes:
             name="search",
             headers=[*cache_headers(ctx.cache_times.search), JSON_TYPE],
             answer=lambda cache, key, catalog, query: cache.get_or_select(
-                key, lambda: search_fragments(catalog, query), render_search
+                key,
+                lambda: search_entries(catalog, query),
+                lambda entries: render_entries(entries, query.category),
+                salt=("search", query.category),
             ),
             partial=search_entries,
             merge=merge_search,
