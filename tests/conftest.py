@@ -8,6 +8,7 @@ server over the shipped example packages (its catalog is immutable, so sharing i
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +37,15 @@ GCS_EMULATOR = shutil.which("gcp-storage-emulator", path=str(Path(sys.executable
 MOTO_SERVER = shutil.which("moto_server", path=str(Path(sys.executable).parent))
 
 _LISTENING = re.compile(r"listening on (https?)://([^\s\"]+)")
+
+# Registries started by tests keep their persistent catalogs (the default) in a cache
+# directory of their own, removed at the end, never in the user's. Setting
+# EPR_CATALOG_PATH=:memory: runs the same tests with the catalog in memory only.
+_CACHE_HOME = tempfile.mkdtemp(prefix="package-registry-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+atexit.register(shutil.rmtree, _CACHE_HOME, True)
+#: Variables handed on to every registry a test starts (all other EPR_* are dropped).
+_KEPT = ("EPR_CATALOG_PATH",)
 
 
 @dataclass
@@ -78,7 +89,9 @@ def start_registry(
 ) -> RunningRegistry:
     """Start ``package-registry`` with ``args``; wait until it answers ``/health``.
     ``preexec_fn`` runs in the child before the program (e.g. to lower its limits)."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("EPR_")}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith("EPR_") or k in _KEPT
+    }
     environment.update(env or {})
     process = subprocess.Popen(
         [EXECUTABLE, "-address=127.0.0.1:0", *args],

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from package_registry.catalog.snapshot import Catalog
     from package_registry.loading import LoadOutcome
     from package_registry.observability.metrics import Metrics
+    from package_registry.sources.reuse import Reuse
     from package_registry.sources.storage import StorageIndex
     from package_registry.web.relay import StorageRelay
 
@@ -85,17 +86,23 @@ def _log_configuration(settings: Settings) -> None:
     log.info("Cache time for all others: %s", format_duration(settings.cache_time_catch_all))
 
 
-def _load(settings: Settings) -> LoadOutcome:
+def _load(settings: Settings, reuse: Reuse | None = None, grace: float = 0.0) -> LoadOutcome:
     # Imported here so that -health-check and -version stay quick to start.
     from package_registry.loading import load_configured_packages
 
-    return load_configured_packages(settings)
+    return load_configured_packages(settings, reuse, grace)
+
+
+def _open_catalog(settings: Settings) -> Reuse | None:
+    from package_registry.loading import open_catalog
+
+    return open_catalog(settings)
 
 
 def _dry_run(settings: Settings) -> int:
     """Load every package, report each invalid one, and say whether all were valid."""
     log.info("Running dry-run mode")
-    outcome = _load(settings)
+    outcome = _load(settings, _open_catalog(settings))
     for reject in outcome.rejects:
         print(f"invalid package {reject.path}: {reject.reason}", file=sys.stderr)
     print(
@@ -155,7 +162,11 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         except (StorageError, ValueError) as err:
             log.critical("Init failed", extra={"error.message": str(err)})
             return 1
-    outcome = _load(settings)
+    # A package row a reload replaced is deleted once no retiring worker can still be
+    # reading it: the same wait as for archives.
+    grace = max(GRACE_SECONDS, settings.shutdown_timeout)
+    reuse = _open_catalog(settings)
+    outcome = _load(settings, reuse, grace)
     if outcome.rejects and settings.strict_package_loading:
         log.critical("Init failed", extra={"error.message": outcome.error_text()})
         return 1
@@ -201,7 +212,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         )
     # An archive a reload made unreachable is deleted once no retiring worker can still
     # be about to open it: after the time a retiring worker is given, at least 10 s.
-    archives = ArchiveCache(grace=max(GRACE_SECONDS, settings.shutdown_timeout))
+    archives = ArchiveCache(grace=grace)
     cache_times = CacheTimes(
         index=settings.cache_time_index,
         search=settings.cache_time_search,
@@ -247,13 +258,14 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         refresher = CatalogRefresher(
             holder,
             outcome,
-            load_local=lambda: _load(settings),
+            load_local=lambda: _load(settings, reuse, grace),
             strict=settings.strict_package_loading,
             watch_paths=settings.package_paths if settings.package_paths_enable_watcher else (),
             storage=storage,
             poll_seconds=settings.storage_indexer_watch_interval,
             metrics=metrics,
             after_swap=lambda _: archives.sweep(lambda: _local_files(holder.current.catalog)),
+            note_changed=reuse.changed if reuse is not None else lambda _: None,
         )
     try:
         return serve(RegistryApp(ctx, metrics), sock, options, refresher)

@@ -8,14 +8,17 @@ once with its path and reason and left out; the rest is served.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from package_registry.config import Settings
 from package_registry.packages.limits import DEFAULT_LIMITS, LoadLimits
 from package_registry.packages.model import Package
+from package_registry.packages.store import MEMORY, open_store
 from package_registry.sources.base import Reject
 from package_registry.sources.folders import load_folders
+from package_registry.sources.reuse import Reuse
 from package_registry.sources.walk import shared_listings
 from package_registry.sources.zips import load_zips
 
@@ -44,8 +47,17 @@ def load_local_packages(
     require_signatures: bool,
     workers: int,
     limits: LoadLimits = DEFAULT_LIMITS,
+    reuse: Reuse | None = None,
+    grace: float = 0.0,
 ) -> LoadOutcome:
-    """Load zips then folders from ``paths``; log and collect each invalid package."""
+    """Load zips then folders from ``paths``; log and collect each invalid package.
+
+    With ``reuse`` (the persistent catalog), unchanged packages come from it; rows this
+    load no longer uses are deleted after ``grace`` seconds (workers serving the previous
+    catalog may still read them meanwhile).
+    """
+    if reuse is not None:
+        reuse.begin()
     with shared_listings():
         reports = [
             load(
@@ -54,9 +66,12 @@ def load_local_packages(
                 require_signatures=require_signatures,
                 workers=workers,
                 limits=limits,
+                reuse=reuse,
             )
             for load in (load_zips, load_folders)
         ]
+    if reuse is not None:
+        reuse.finish(grace)
     rejects = [reject for report in reports for reject in report.rejects]
     for reject in rejects:
         log.error(
@@ -66,7 +81,43 @@ def load_local_packages(
     return LoadOutcome([list(report.packages) for report in reports], rejects)
 
 
-def load_configured_packages(settings: Settings) -> LoadOutcome:
+def default_catalog_path(environ: Mapping[str, str]) -> str:
+    """Where the persistent catalog lives unless ``-catalog-path`` says otherwise: the
+    user's cache directory (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "package-registry")
+
+
+def open_catalog(settings: Settings) -> Reuse | None:
+    """The persistent catalog for the configured package paths, or ``None`` when it is
+    turned off (``-catalog-path=:memory:``) or cannot be used (logged)."""
+    if settings.catalog_path == MEMORY or not settings.package_paths:
+        return None
+    directory = settings.catalog_path or default_catalog_path(os.environ)
+    options = (
+        not settings.disable_package_validation,
+        settings.require_package_signatures,
+        _limits(settings),
+    )
+    store = open_store(directory, settings.package_paths, options)
+    if store is None:
+        return None
+    log.info("persistent catalog", extra={"file.path": store.path})
+    return Reuse(store)
+
+
+def _limits(settings: Settings) -> LoadLimits:
+    return LoadLimits.from_values(
+        manifest=settings.package_max_manifest_size,
+        yaml=settings.package_max_yaml_size,
+        zip_member=settings.package_max_zip_member_size,
+        zip_ratio=settings.package_max_zip_ratio,
+    )
+
+
+def load_configured_packages(
+    settings: Settings, reuse: Reuse | None = None, grace: float = 0.0
+) -> LoadOutcome:
     """``load_local_packages`` with the validation, signature, worker and size settings
     of ``settings`` (what the server and ``package-registry build`` load alike)."""
     return load_local_packages(
@@ -74,10 +125,7 @@ def load_configured_packages(settings: Settings) -> LoadOutcome:
         validate=not settings.disable_package_validation,
         require_signatures=settings.require_package_signatures,
         workers=settings.package_paths_workers,
-        limits=LoadLimits.from_values(
-            manifest=settings.package_max_manifest_size,
-            yaml=settings.package_max_yaml_size,
-            zip_member=settings.package_max_zip_member_size,
-            zip_ratio=settings.package_max_zip_ratio,
-        ),
+        limits=_limits(settings),
+        reuse=reuse,
+        grace=grace,
     )

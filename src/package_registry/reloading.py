@@ -15,7 +15,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from package_registry.catalog.build import build_catalog
@@ -71,10 +71,13 @@ class CatalogRefresher:
         poll_seconds: float = 0.0,
         metrics: Metrics | None = None,
         after_swap: Callable[[Catalog], None] | None = None,
+        note_changed: Callable[[Collection[str]], None] = lambda _: None,
     ) -> None:
         self._holder = holder
         #: Called with each new catalog once it is served (the archive cache's sweep).
         self._after_swap = after_swap
+        #: Told which paths changed before each reload of the package paths.
+        self._note_changed = note_changed
         self._local = local
         self._load_local = load_local
         self._strict = strict
@@ -101,8 +104,13 @@ class CatalogRefresher:
         if self._watcher is not None:
             self._watcher.stop()
 
-    def reload_paths(self) -> bool:
-        """Load the package paths again and serve the result. Returns whether it did."""
+    def reload_paths(self, changed: Collection[str] = ()) -> bool:
+        """Load the package paths again and serve the result. Returns whether it did.
+
+        ``changed`` are paths known to have changed (what the watcher saw): their packages
+        are loaded again even where the persistent catalog holds them unchanged.
+        """
+        self._note_changed(changed)
         with self._lock:
             try:
                 outcome = self._load_local()

@@ -118,10 +118,12 @@ def test_watcher_needs_package_paths(tmp_path):
 def test_changes_settle_before_one_call(tmp_path):
     """A burst of changes gives one call, after the quiet time."""
     calls: list[float] = []
+    seen: list[set[str]] = []
     called = threading.Event()
 
-    def on_change() -> None:
+    def on_change(paths: set[str]) -> None:
         calls.append(time.monotonic())
+        seen.append(paths)
         called.set()
 
     watcher = PackagePathWatcher([str(tmp_path)], on_change, quiet_ms=300)
@@ -138,8 +140,9 @@ def test_changes_settle_before_one_call(tmp_path):
         watcher.stop()
     assert len(calls) == 1
     assert calls[0] - last >= 0.25
+    assert {str(tmp_path / f"file{n}") for n in range(5)} <= seen[0]
 
 
 def test_missing_path_is_not_watched(tmp_path):
-    watcher = PackagePathWatcher([str(tmp_path / "missing"), str(tmp_path)], lambda: None)
+    watcher = PackagePathWatcher([str(tmp_path / "missing"), str(tmp_path)], lambda _: None)
     assert watcher.paths == [str(tmp_path)]

@@ -102,19 +102,27 @@ class _Signatures:
 
 
 class _Interned:
-    """One shared object per distinct value (category sets, /categories contributions)."""
+    """One shared object per distinct value (category sets, /categories contributions),
+    and category closures computed once per distinct list of categories."""
 
     def __init__(self) -> None:
         self._values: dict[object, object] = {}
+        self._closures: dict[tuple[str, ...], frozenset[str]] = {}
 
     def __call__(self, value: T) -> T:
         return self._values.setdefault(value, value)  # type: ignore[return-value]
 
+    def closure(self, categories: tuple[str, ...]) -> frozenset[str]:
+        found = self._closures.get(categories)
+        if found is None:
+            found = self._closures[categories] = category_closure(categories)
+        return found
+
 
 def _entry(package: Package, source: int, sig: int, intern: _Interned) -> Entry:
-    closure = intern(category_closure(package.categories))
-    template_closure = category_closure(
-        c for t in package.policy_templates for c in (t.categories or ())
+    closure = intern.closure(package.categories)
+    template_closure = intern.closure(
+        tuple(c for t in package.policy_templates for c in (t.categories or ()))
     )
     return Entry(
         package=package,

@@ -9,13 +9,13 @@ merging them, and it holds everything a query would otherwise recompute per requ
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from package_registry.packages.model import Package
 from package_registry.packages.versions import Constraint, Version
 
-__all__ = ["Catalog", "Entry", "Signature"]
+__all__ = ["Catalog", "Entry", "Signature", "entry_fragments"]
 
 _generations = itertools.count(1)
 
@@ -171,3 +171,20 @@ class Catalog:
         """All sources' versions of a name, oldest first, one group per version string
         holding that version's entries in source order."""
         return self._groups.get(name, ())
+
+
+def entry_fragments(entries: Sequence[Entry], category: str | None) -> Iterator[bytes]:
+    """``entry.fragment(category)`` of each entry, in order; documents that can be read
+    together (``fragments_of``, the persistent catalog's batch read) are."""
+    plain = [category is None or category in entry.categories for entry in entries]
+    whole = [entry.package.documents for entry, ok in zip(entries, plain, strict=True) if ok]
+    kinds = {type(documents) for documents in whole}
+    batch = None
+    if len(kinds) == 1:
+        batch = getattr(kinds.pop(), "fragments_of", None)
+    if batch is None:
+        yield from (entry.fragment(category) for entry in entries)
+        return
+    together = batch(whole)
+    for entry, ok in zip(entries, plain, strict=True):
+        yield next(together) if ok else entry.fragment(category)

@@ -273,6 +273,16 @@ FLAGS: tuple[Flag, ...] = (
         default_doc="number of CPUs (cgroup CPU limit aware)",
     ),
     Flag(
+        "catalog-path",
+        Kind.STRING,
+        "",
+        _P,
+        "Folder of the persistent catalog: loaded packages are kept there so that a restart"
+        " or reload parses only new and changed packages (also `catalog_path` in config.yml)."
+        " `:memory:` keeps the catalog in memory only.",
+        default_doc="`$XDG_CACHE_HOME/package-registry`, else `~/.cache/package-registry`",
+    ),
+    Flag(
         "package-max-manifest-size",
         Kind.INT,
         1 << 20,

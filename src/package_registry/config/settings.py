@@ -67,14 +67,17 @@ class ConfigKey:
     kind: ConfigKind
     default: object
     env: str | None = None
+    #: The ``Settings`` attribute, when it is not the key with dots as underscores.
+    target: str | None = None
 
     @property
     def attr(self) -> str:
-        return self.key.replace(".", "_")
+        return self.target or self.key.replace(".", "_")
 
 
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("package_paths", "paths", ()),
+    ConfigKey("catalog_path", "string", "", target="config_catalog_path"),
     ConfigKey("cache_time.index", "duration", 10.0),
     ConfigKey("cache_time.search", "duration", 600.0),
     ConfigKey("cache_time.categories", "duration", 600.0),
@@ -155,6 +158,7 @@ class Settings:
     strict_package_loading: bool = _flag_default("strict-package-loading")
     package_paths_enable_watcher: bool = _flag_default("package-paths-enable-watcher")
     package_paths_workers: int = _flag_default("package-paths-workers")
+    catalog_path: str = _flag_default("catalog-path")
     package_max_manifest_size: int = _flag_default("package-max-manifest-size")
     package_max_yaml_size: int = _flag_default("package-max-yaml-size")
     package_max_zip_member_size: int = _flag_default("package-max-zip-member-size")
@@ -186,6 +190,8 @@ class Settings:
     cache_time_search: float = _config_default("cache_time.search")
     cache_time_categories: float = _config_default("cache_time.categories")
     cache_time_catch_all: float = _config_default("cache_time.catch_all")
+    #: ``catalog_path`` of config.yml; ``-catalog-path`` (or its variable) wins over it.
+    config_catalog_path: str = _config_default("catalog_path")
     sql_indexer_database_folder_path: str = _config_default("sql_indexer.database_folder_path")
     search_cache_size: int = _config_default("search.cache_size")
     search_cache_ttl: float = _config_default("search.cache_ttl")
@@ -227,6 +233,8 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
         raise ConfigError(f"invalid logger type {go_quote(values['log_type'])}")
     values.update(_load_config_file(values["config"]))
     _apply_config_environment(values, environ)
+    if not values["catalog_path"]:
+        values["catalog_path"] = values["config_catalog_path"]
     _check_cache_times(values)
     _apply_emulator(values, environ)
     _validate_storage(values)

@@ -12,9 +12,10 @@ number of package names.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 
-from package_registry.catalog.snapshot import Catalog, Entry, Signature
+from package_registry.catalog.snapshot import Catalog, Entry, Signature, entry_fragments
 from package_registry.packages.versions import Constraint, Version
 from package_registry.queries.params import Filters, SearchQuery
 
@@ -250,8 +251,22 @@ def render_search(fragments: list[bytes]) -> bytes:
 
 
 def render_entries(entries: Sequence[Entry], category: str | None) -> bytes:
-    """The /search answer of the selected ``entries`` for a query's ``category``."""
-    return render_search([entry.fragment(category) for entry in entries])
+    """The /search answer of the selected ``entries`` for a query's ``category``.
+
+    The items are written one by one into the answer: a large answer (``all=true`` over
+    tens of thousands of versions) never also exists as a list of its items.
+    """
+    if not entries:
+        return b"[]"
+    out = io.BytesIO()
+    out.write(b"[\n")
+    separator = b""
+    for fragment in entry_fragments(entries, category):
+        out.write(separator)
+        out.write(fragment)
+        separator = b",\n"
+    out.write(b"\n]\n")
+    return out.getvalue()
 
 
 def search(catalog: Catalog, query: SearchQuery) -> bytes:

@@ -23,6 +23,7 @@ from package_registry.packages.limits import DEFAULT_LIMITS, LoadLimits, SizeLim
 from package_registry.packages.reader import Entry
 from package_registry.packages.versions import is_strict_version
 from package_registry.sources.base import LoadReport, Reject
+from package_registry.sources.reuse import Reuse
 from package_registry.sources.walk import (
     go_error_text,
     iter_tree,
@@ -214,6 +215,7 @@ def load_folders(
     require_signatures: bool = True,
     workers: int | None = os.cpu_count(),
     limits: LoadLimits = DEFAULT_LIMITS,
+    reuse: Reuse | None = None,
 ) -> LoadReport:
     """Load every ``<path>/<name>/<version>/`` package below the given package paths."""
     return load_packages(
@@ -223,10 +225,11 @@ def load_folders(
         validate=validate,
         require_signatures=require_signatures,
         workers=workers,
+        reuse=reuse,
     )
 
 
-def _discover(root: str, rejects: list[Reject]) -> list[str]:
+def _discover(root: str, rejects: list[Reject], _reuse: Reuse | None = None) -> list[str]:
     """Version folders two levels below ``root``, in ``filepath.WalkDir`` order (lexical), as
     the reference's ``FileSystemIndexer.getPackagePaths`` finds them."""
     try:

@@ -17,14 +17,17 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 from package_registry.packages.errors import PackageError, ReaderError
 from package_registry.packages.manifest import build_package
 from package_registry.packages.model import Package
 from package_registry.packages.reader import PackageReader
 from package_registry.packages.records import with_deprecation
+from package_registry.packages.store import StoredForm, stored_form
 from package_registry.sources.base import LoadReport, Reject
 from package_registry.sources.forked import load_in_processes
+from package_registry.sources.reuse import Reuse
 
 logger = logging.getLogger("package_registry.sources")
 _NAME = operator.attrgetter("name")
@@ -67,11 +70,14 @@ def scan_sorted(path: str) -> list[os.DirEntry[str]]:
         return sorted(entries, key=_NAME)
 
 
-def iter_tree(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+def iter_tree(
+    root: str, prune: Callable[[str], bool] | None = None
+) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Every entry below ``root`` depth-first in lexical order, as ``filepath.WalkDir``.
 
     Yields ``(relative path, entry)``; symbolic links are reported, never followed.
-    An unreadable directory raises ``OSError``.
+    A directory for whose path ``prune`` is true is yielded but not entered. An
+    unreadable directory raises ``OSError``.
     """
     stack = [("", iter(scan_sorted(root)))]
     while stack:
@@ -82,7 +88,7 @@ def iter_tree(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
             continue
         relpath = prefix + entry.name
         yield relpath, entry
-        if entry.is_dir(follow_symlinks=False):
+        if entry.is_dir(follow_symlinks=False) and (prune is None or not prune(entry.path)):
             stack.append((relpath + "/", iter(scan_sorted(entry.path))))
 
 
@@ -93,7 +99,8 @@ def go_error_text(exc: OSError) -> str:
 
 
 #: Finds the packages below one package path, in walk order; reports what it cannot list.
-Discover = Callable[[str, list[Reject]], list[str]]
+#: With the persistent catalog, ``Reuse`` lets it skip what is known unchanged.
+Discover = Callable[[str, list[Reject], "Reuse | None"], list[str]]
 
 
 def load_packages(
@@ -104,17 +111,22 @@ def load_packages(
     validate: bool,
     require_signatures: bool,
     workers: int | None,
+    reuse: Reuse | None = None,
 ) -> LoadReport:
     """Discover and load the packages below ``paths`` (in order) and assemble the report.
 
     Results keep discovery order whatever order workers finish in; the first of several
     packages with the same name and version wins, and the highest deprecated version's
-    notice is copied onto every version of its package.
+    notice is copied onto every version of its package. With ``reuse`` (the persistent
+    catalog), unchanged packages are taken from it and only the others are loaded.
     """
     with paused_gc():
         rejects: list[Reject] = []
-        found = [path for root in paths for path in discover(root, rejects)]
-        results = _load_all(found, reader, validate, require_signatures, workers or 1)
+        found = [path for root in paths for path in discover(root, rejects, reuse)]
+        if reuse is None:
+            results = _load_all(found, reader, validate, require_signatures, workers or 1)
+        else:
+            results = _load_reusing(found, reader, validate, require_signatures, workers, reuse)
 
         packages: list[Package] = []
         seen: set[tuple[str, str]] = set()
@@ -127,6 +139,34 @@ def load_packages(
                 seen.add(result.key)
                 packages.append(result)
         return LoadReport(_propagate_deprecations(packages), rejects)
+
+
+def _load_reusing(
+    found: list[str],
+    reader: Callable[[str], PackageReader],
+    validate: bool,
+    require_signatures: bool,
+    workers: int | None,
+    reuse: Reuse,
+) -> list[Package | Reject]:
+    """``_load_all`` for the packages ``reuse`` does not know unchanged; the new ones are
+    rendered for storing where they are loaded."""
+    prints = reuse.fingerprints(found)
+    results = [
+        reuse.known(path, print_, reader) for path, print_ in zip(found, prints, strict=True)
+    ]
+    todo = [i for i, result in enumerate(results) if result is None]
+    if todo:
+        loaded = _load_all(
+            [found[i] for i in todo], reader, validate, require_signatures, workers or 1, True
+        )
+        fresh = reuse.loaded(
+            [(found[i], prints[i], result) for i, result in zip(todo, loaded, strict=True)],
+            reader,
+        )
+        for i, result in zip(todo, fresh, strict=True):
+            results[i] = result
+    return results  # type: ignore[return-value]
 
 
 @contextmanager
@@ -157,15 +197,23 @@ def _load_all(
     validate: bool,
     require_signatures: bool,
     workers: int,
-) -> list[_Result]:
+    to_store: bool = False,
+) -> list[Any]:
     """Load ``found`` in order: in forked processes when it pays, else threads or inline.
 
     Threads only interleave (the work holds the GIL), so processes are the way to use
-    more cores; they need ``fork`` and a process with no other thread running.
+    more cores; they need ``fork`` and a process with no other thread running. With
+    ``to_store``, each package comes back as its ``StoredForm``.
     """
 
-    def load(path: str) -> _Result:
-        return _load_one(path, reader(path), validate, require_signatures)
+    def load(path: str) -> _Result | StoredForm:
+        result = _load_one(path, reader(path), validate, require_signatures)
+        if not to_store or isinstance(result, Reject):
+            return result
+        try:
+            return stored_form(result)
+        except ValueError as exc:
+            return Reject(path, f"loading package failed (path: {path}): {exc}")
 
     if workers <= 1 or len(found) < PROCESS_POOL_MIN_PACKAGES:
         return [load(path) for path in found]  # threads would only add GIL contention

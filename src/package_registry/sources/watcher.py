@@ -27,12 +27,13 @@ LONGEST_MS = 10_000
 
 
 class PackagePathWatcher:
-    """Calls ``on_change`` from a daemon thread after changes under ``paths`` settle."""
+    """Calls ``on_change`` with the changed paths from a daemon thread after changes
+    under ``paths`` settle."""
 
     def __init__(
         self,
         paths: Sequence[str],
-        on_change: Callable[[], None],
+        on_change: Callable[[set[str]], object],
         *,
         quiet_ms: int = QUIET_MS,
         longest_ms: int = LONGEST_MS,
@@ -72,7 +73,7 @@ class PackagePathWatcher:
             ):
                 log.debug("package paths changed", extra={"changes": len(changes)})
                 try:
-                    self._on_change()
+                    self._on_change({path for _, path in changes})
                 except Exception:  # the next change must still be noticed
                     log.exception("reacting to a package path change failed")
         except Exception as exc:  # e.g. out of inotify watches

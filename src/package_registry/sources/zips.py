@@ -32,6 +32,7 @@ from package_registry.packages.limits import (
 )
 from package_registry.packages.reader import Entry
 from package_registry.sources.base import LoadReport, Reject
+from package_registry.sources.reuse import Reuse
 from package_registry.sources.walk import iter_tree, listing_failed, load_packages, signature_beside
 
 logger = logging.getLogger("package_registry.sources")
@@ -263,6 +264,7 @@ def load_zips(
     require_signatures: bool = True,
     workers: int | None = os.cpu_count(),
     limits: LoadLimits = DEFAULT_LIMITS,
+    reuse: Reuse | None = None,
 ) -> LoadReport:
     """Load every valid ``*.zip`` file at any depth below the given package paths."""
     return load_packages(
@@ -272,12 +274,17 @@ def load_zips(
         validate=validate,
         require_signatures=require_signatures,
         workers=workers,
+        reuse=reuse,
     )
 
 
-def _discover(root: str, rejects: list[Reject]) -> list[str]:
+def _discover(root: str, rejects: list[Reject], reuse: Reuse | None) -> list[str]:
     """Files ending in ``.zip`` that open as archives, in ``filepath.WalkDir`` order (lexical),
-    as the reference's ``FileSystemIndexer.getPackagePaths`` finds them for zips."""
+    as the reference's ``FileSystemIndexer.getPackagePaths`` finds them for zips.
+
+    With the persistent catalog, package folders it holds unchanged and that held no zip
+    are not walked again, and zips it holds unchanged are not opened again.
+    """
     try:
         root_stat = os.lstat(root)
     except FileNotFoundError:
@@ -289,7 +296,7 @@ def _discover(root: str, rejects: list[Reject]) -> list[str]:
         try:
             files = [
                 os.path.join(root, relpath)
-                for relpath, entry in iter_tree(root)
+                for relpath, entry in iter_tree(root, reuse.unchanged_folder if reuse else None)
                 if not entry.is_dir(follow_symlinks=False)
             ]
         except OSError as exc:
@@ -300,6 +307,9 @@ def _discover(root: str, rejects: list[Reject]) -> list[str]:
     found = []
     for path in files:
         if not path.endswith(".zip"):
+            continue
+        if reuse is not None and reuse.unchanged_zip(path):
+            found.append(os.path.normpath(path))
             continue
         try:
             zipfile.ZipFile(path).close()
