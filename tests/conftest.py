@@ -89,9 +89,7 @@ def start_registry(
 ) -> RunningRegistry:
     """Start ``package-registry`` with ``args``; wait until it answers ``/health``.
     ``preexec_fn`` runs in the child before the program (e.g. to lower its limits)."""
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith("EPR_") or k in _KEPT
-    }
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("EPR_") or k in _KEPT}
     environment.update(env or {})
     process = subprocess.Popen(
         [EXECUTABLE, "-address=127.0.0.1:0", *args],

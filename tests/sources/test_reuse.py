@@ -261,6 +261,4 @@ def test_documents_read_back_render_exactly_as_loaded(paths, tmp_path):
             closure = category_closure(package.categories)
             for ref in package.policy_templates:
                 for category in set(category_closure(ref.categories or ())) - closure:
-                    assert package.documents.pruned(category) == loaded.documents.pruned(
-                        category
-                    )
+                    assert package.documents.pruned(category) == loaded.documents.pruned(category)
