@@ -21,6 +21,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     # and keeping the catalog current.
     frozenset({"__main__", "build", "cli", "health_check", "loading", "reloading"}),
     frozenset({"web"}),
+    # Publishing: tokens, uploads and their storage, below the HTTP layer that uses it.
+    frozenset({"publish"}),
     frozenset({"queries"}),
     frozenset({"catalog"}),
     frozenset({"sources"}),

@@ -74,10 +74,5 @@ def load_configured_packages(settings: Settings) -> LoadOutcome:
         validate=not settings.disable_package_validation,
         require_signatures=settings.require_package_signatures,
         workers=settings.package_paths_workers,
-        limits=LoadLimits.from_values(
-            manifest=settings.package_max_manifest_size,
-            yaml=settings.package_max_yaml_size,
-            zip_member=settings.package_max_zip_member_size,
-            zip_ratio=settings.package_max_zip_ratio,
-        ),
+        limits=LoadLimits.from_settings(settings),
     )
