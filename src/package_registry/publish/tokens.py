@@ -95,11 +95,11 @@ class TokenFile:
             return len(self._entries)
 
     def authenticate(self, token: str) -> Identity | None:
-        """The identity ``token`` belongs to, or ``None``."""
+        """The identity ``token`` belongs to (its first line), or ``None``."""
         digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
         found = None
         for entry in self._current():
-            if hmac.compare_digest(entry.digest, digest):
+            if hmac.compare_digest(entry.digest, digest) and found is None:
                 found = entry
         return found
 
