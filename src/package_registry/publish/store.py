@@ -40,10 +40,12 @@ _PREFIX = ".publish-"
 class PublishError(Exception):
     """A request the store refuses: the HTTP status and the text to answer with."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: int = 0) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        #: Seconds after which the request may succeed (a rate limit's 429).
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)

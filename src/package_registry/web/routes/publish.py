@@ -17,6 +17,8 @@ Errors are JSON, ``{"error": "<text>"}``; every request writes one audit line.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -31,6 +33,8 @@ from package_registry.publish.store import PublishError, Upload
 from package_registry.publish.tokens import Identity
 from package_registry.web.request import Context, Request
 from package_registry.web.responses import JSON_TYPE, NO_CACHE, Headers, Response
+
+log = logging.getLogger("package_registry.publish")
 
 REALM = b'Bearer realm="package-registry"'
 #: Form fields of an upload, and what each is written to.
@@ -72,8 +76,8 @@ class PublishRoutes:
             "path": f"/package/{name}/{version}",
             "download": download,
         }
-        audit(self._metrics, "publish", 201, who=who, client=_client(request), name=name,
-              version=version)  # fmt: skip
+        client = _client(request)
+        audit(self._metrics, "publish", 201, who=who, client=client, name=name, version=version)
         headers = [*NO_CACHE, JSON_TYPE, (b"location", download.encode())]
         return Response(201, headers, orjson.dumps(body) + b"\n")
 
@@ -84,14 +88,16 @@ class PublishRoutes:
         who = None
         try:
             who = self._authorize(request).name
-            catalog = self._ctx.holder.current.catalog
-            served = lambda n, v: catalog.lookup(n, v) is not None  # noqa: E731
-            await asyncio.to_thread(self._pub.store.delete, name, version, served)
+            try:
+                await asyncio.to_thread(self._pub.store.delete, name, version, self._served_now())
+            except OSError as exc:
+                log.error("deleting a package failed", extra={"error.message": str(exc)})
+                raise PublishError(500, "deleting failed (see the registry's log)") from None
             await self._served()
         except PublishError as err:
             return self._refused("delete", err, request, who, name, version)
-        audit(self._metrics, "delete", 204, who=who, client=_client(request), name=name,
-              version=version)  # fmt: skip
+        client = _client(request)
+        audit(self._metrics, "delete", 204, who=who, client=client, name=name, version=version)
         return Response(204, list(NO_CACHE))
 
     def _refused(
@@ -106,8 +112,8 @@ class PublishRoutes:
         headers: Headers = []
         if err.status == 401:
             headers.append((b"www-authenticate", REALM))
-        elif err.status == 429:
-            headers.append((b"retry-after", err.message.rsplit(" ", 2)[-2].encode()))
+        elif err.retry_after:
+            headers.append((b"retry-after", b"%d" % err.retry_after))
         audit(
             self._metrics,
             action,
@@ -129,8 +135,9 @@ class PublishRoutes:
             raise PublishError(401, "a valid bearer token is required (Authorization: Bearer)")
         wait = self._pub.rate.take(identity.digest)
         if wait > 0:
+            seconds = retry_after(wait)
             raise PublishError(
-                429, f"too many requests for this token: retry in {retry_after(wait)} s"
+                429, f"too many requests for this token: retry in {seconds} s", seconds
             )
         return identity
 
@@ -138,17 +145,25 @@ class PublishRoutes:
         """Receive, check and store the upload; return its name and version once the
         catalog with it is served."""
         store = self._pub.store
-        upload = store.upload()
         try:
-            shown_as = await self._receive(request, upload)
-            package = await asyncio.to_thread(store.check, upload, shown_as)
-            catalog = self._ctx.holder.current.catalog
-            served = lambda n, v: catalog.lookup(n, v) is not None  # noqa: E731
-            stored = await asyncio.to_thread(store.store, upload, package, served)
-        finally:
-            upload.close()
+            upload = store.upload()
+            try:
+                shown_as = await self._receive(request, upload)
+                package = await asyncio.to_thread(store.check, upload, shown_as)
+                served = self._served_now()
+                stored = await asyncio.to_thread(store.store, upload, package, served)
+            finally:
+                upload.close()
+        except OSError as exc:  # a full or read-only disk: the upload is not stored
+            log.error("storing an upload failed", extra={"error.message": str(exc)})
+            raise PublishError(500, "storing the upload failed (see the registry's log)") from None
         await self._served()
         return stored.name, stored.version
+
+    def _served_now(self) -> Callable[[str, str], bool]:
+        """Whether a name and version is in this worker's catalog (from any source)."""
+        catalog = self._ctx.holder.current.catalog
+        return lambda name, version: catalog.lookup(name, version) is not None
 
     async def _served(self) -> None:
         """Ask the main process for a catalog with the change; wait until it is served."""
@@ -157,12 +172,12 @@ class PublishRoutes:
         if outcome is None:
             raise PublishError(
                 503,
-                f"stored, but the new catalog was not served within "
+                f"done on disk, but the new catalog was not served within "
                 f"{self._pub.reload_timeout:.0f} s; it will be once loading finishes",
             )
         if not outcome:
             raise PublishError(
-                503, "stored, but loading the package paths failed (see the registry's log)"
+                503, "done on disk, but loading the package paths failed (see the registry's log)"
             )
 
     async def _receive(self, request: Request, upload: Upload) -> str:
