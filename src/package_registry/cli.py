@@ -128,13 +128,14 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.reloading import CatalogRefresher, catalog_sources
     from package_registry.web.app import RegistryApp
     from package_registry.web.archives import GRACE_SECONDS, ArchiveCache
+    from package_registry.web.changes import CatalogChanges
     from package_registry.web.connections import (
         ConnectionLimits,
         effective_max_connections,
         raise_open_file_limit,
     )
     from package_registry.web.request import CacheBudget, CacheTimes, Context
-    from package_registry.web.server import CatalogChanges, ServerOptions, bind, serve
+    from package_registry.web.server import ServerOptions, bind, serve
     from package_registry.web.statictree import StaticTree
 
     if settings.static_path and not os.path.isdir(settings.static_path):

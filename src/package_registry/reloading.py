@@ -28,7 +28,7 @@ from package_registry.sources.watcher import PackagePathWatcher
 if TYPE_CHECKING:  # the Google client libraries load only with a storage bucket
     from package_registry.observability.metrics import Metrics
     from package_registry.sources.storage import StorageIndex
-    from package_registry.web.server import CatalogChanges
+    from package_registry.web.changes import CatalogChanges
 
 log = logging.getLogger("package_registry")
 

@@ -21,7 +21,6 @@ import signal
 import socket
 import ssl
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from package_registry.observability.accesslog import REQUEST_LOG
 from package_registry.observability.metrics import forget_process
+from package_registry.web.changes import CatalogChanges
 from package_registry.web.connections import ConnectionLimits, guarded
 from package_registry.web.fastpath import ReplayProtocol
 from package_registry.web.retirement import Retirements, WorkerServer, install_early_stop
@@ -142,53 +142,6 @@ def _run_worker(
         server.run(sockets=[sock])
     finally:
         REQUEST_LOG.flush()  # a retiring or stopped worker writes its last request lines
-
-
-class CatalogChanges:
-    """Catalog swaps, and when workers serve them.
-
-    The refresher calls ``changed`` after each swap; ``_supervise`` takes the swaps and
-    replaces the workers, then marks them served. With one worker the process that
-    swapped is the one serving, so a swap is served at once. ``wait_served`` lets a
-    caller that caused a swap answer only once every worker serves it.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self.swaps = 0
-        self._taken = 0
-        self._served = 0
-        #: One worker: a swap is served as soon as it is made.
-        self.immediate = False
-
-    def changed(self) -> None:
-        with self._cond:
-            self.swaps += 1
-            if self.immediate:
-                self._served = self.swaps
-            self._cond.notify_all()
-
-    def take(self) -> int | None:
-        """The latest swap not yet handed to workers, if any."""
-        with self._cond:
-            if self.swaps == self._taken:
-                return None
-            self._taken = self.swaps
-            return self._taken
-
-    def wait_changed(self, timeout: float) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: self.swaps != self._taken, timeout)
-
-    def served(self, swap: int) -> None:
-        with self._cond:
-            self._served = max(self._served, swap)
-            self._cond.notify_all()
-
-    def wait_served(self, swap: int, timeout: float) -> bool:
-        """Whether workers serving swap ``swap`` (or a later one) run within ``timeout``."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._served >= swap, timeout)
 
 
 class Refresher(Protocol):
