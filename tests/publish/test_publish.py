@@ -512,7 +512,9 @@ def test_one_worker_without_signatures_and_a_rate_limit(lenient, tmp_path):
     assert server.get("/epr/plain/plain-1.0.0.zip").content == path.read_bytes()
     assert sorted(p.name for p in publish.iterdir()) == ["plain-1.0.0.zip"]
     assert delete(server, "plain", "1.0.0").status_code == 204
-    assert delete(server, "plain", "1.0.0").status_code == 404
+    # without a verification key a signature is stored as it comes
+    assert post(server, path.read_bytes(), b"unchecked\n").status_code == 201
+    assert server.get("/epr/plain/plain-1.0.0.zip.sig").content == b"unchecked\n"
     limited = delete(server, "plain", "1.0.0")
     assert limited.status_code == 429
     assert 1 <= int(limited.headers["retry-after"]) <= 20
