@@ -1,4 +1,4 @@
-"""Imports flow one way: cli → web → queries → catalog → sources → packages → config.
+"""Imports flow one way: cli → web → publish → queries → catalog → sources → packages → config.
 
 docs/architecture.md draws the layers; this check reads every module under ``src/`` (its
 syntax tree, nothing is imported) and fails on an import that points up the arrow — one
