@@ -1,4 +1,4 @@
-"""Imports flow one way: cli → web → queries → catalog → sources → packages → config.
+"""Imports flow one way: cli → web → publish → queries → catalog → sources → packages → config.
 
 docs/architecture.md draws the layers; this check reads every module under ``src/`` (its
 syntax tree, nothing is imported) and fails on an import that points up the arrow — one
@@ -21,6 +21,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     # and keeping the catalog current.
     frozenset({"__main__", "build", "cli", "health_check", "loading", "reloading"}),
     frozenset({"web"}),
+    # Publishing: tokens, uploads and their storage, below the HTTP layer that uses it.
+    frozenset({"publish"}),
     frozenset({"queries"}),
     frozenset({"catalog"}),
     frozenset({"sources"}),

@@ -7,6 +7,7 @@ status 2; invalid packages are skipped and logged unless ``-strict-package-loadi
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -134,6 +135,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     from package_registry.reloading import CatalogRefresher, catalog_sources
     from package_registry.web.app import RegistryApp
     from package_registry.web.archives import GRACE_SECONDS, ArchiveCache
+    from package_registry.web.changes import CatalogChanges
     from package_registry.web.connections import (
         ConnectionLimits,
         effective_max_connections,
@@ -146,6 +148,15 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     if settings.static_path and not os.path.isdir(settings.static_path):
         log.critical("static path is not a directory", extra={"file.path": settings.static_path})
         return 1
+    publishing = verifier = None
+    if settings.publish_tokens_file or settings.publish_path:
+        from package_registry.publish.setup import PublishSetupError, open_publishing
+
+        try:
+            publishing, verifier = open_publishing(settings)
+        except PublishSetupError as err:
+            log.critical("Init failed", extra={"error.message": str(err)})
+            return 1
     metrics = Metrics() if settings.metrics_address else None
     storage = None
     if settings.feature_storage_indexer or settings.feature_sql_storage_indexer:
@@ -173,7 +184,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     if outcome.package_count == 0 and not (storage is not None and storage.packages):
         if settings.feature_proxy_mode:
             log.info("No local packages found, but the proxy mode can access remote ones.")
-        elif settings.package_paths_enable_watcher:
+        elif settings.package_paths_enable_watcher or publishing is not None:
             log.warning(
                 "No packages found at startup. "
                 "The registry is running but no content is available yet."
@@ -233,6 +244,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         budget=budget,
         static_tree=StaticTree(settings.static_path, cache_times) if settings.static_path else None,
         browse=settings.browse,
+        publishing=publishing,
     )
     try:
         sock = bind(settings.address)
@@ -254,7 +266,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         ),
     )
     refresher = None
-    if settings.package_paths_enable_watcher or storage is not None:
+    if settings.package_paths_enable_watcher or storage is not None or publishing is not None:
         refresher = CatalogRefresher(
             holder,
             outcome,
@@ -267,9 +279,19 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
             after_swap=lambda _: archives.sweep(lambda: _local_files(holder.current.catalog)),
             note_changed=reuse.changed if reuse is not None else lambda _: None,
         )
+    changes = CatalogChanges()
+    if publishing is not None and refresher is not None:
+        publishing.channel.start(
+            functools.partial(refresher.reload_paths_and_wait, changes, publishing.reload_timeout)
+        )
+        log.info("Publishing packages into %s", settings.publish_path)
     try:
-        return serve(RegistryApp(ctx, metrics), sock, options, refresher)
+        return serve(RegistryApp(ctx, metrics), sock, options, refresher, changes)
     finally:
+        if publishing is not None:
+            publishing.channel.stop()
+        if verifier is not None:
+            verifier.close()
         archives.close()
         log.info("Package registry stopped")
 

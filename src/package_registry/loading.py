@@ -97,22 +97,13 @@ def open_catalog(settings: Settings) -> Reuse | None:
     options = (
         not settings.disable_package_validation,
         settings.require_package_signatures,
-        _limits(settings),
+        LoadLimits.from_settings(settings),
     )
     store = open_store(directory, settings.package_paths, options)
     if store is None:
         return None
     log.info("persistent catalog", extra={"file.path": store.path})
     return Reuse(store)
-
-
-def _limits(settings: Settings) -> LoadLimits:
-    return LoadLimits.from_values(
-        manifest=settings.package_max_manifest_size,
-        yaml=settings.package_max_yaml_size,
-        zip_member=settings.package_max_zip_member_size,
-        zip_ratio=settings.package_max_zip_ratio,
-    )
 
 
 def load_configured_packages(
@@ -125,7 +116,7 @@ def load_configured_packages(
         validate=not settings.disable_package_validation,
         require_signatures=settings.require_package_signatures,
         workers=settings.package_paths_workers,
-        limits=_limits(settings),
+        limits=LoadLimits.from_settings(settings),
         reuse=reuse,
         grace=grace,
     )

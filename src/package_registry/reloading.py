@@ -28,6 +28,7 @@ from package_registry.sources.watcher import PackagePathWatcher
 if TYPE_CHECKING:  # the Google client libraries load only with a storage bucket
     from package_registry.observability.metrics import Metrics
     from package_registry.sources.storage import StorageIndex
+    from package_registry.web.changes import CatalogChanges
 
 log = logging.getLogger("package_registry")
 
@@ -125,6 +126,14 @@ class CatalogRefresher:
             self._swap()
         log.info("package filesystem index updated", extra={"packages": outcome.package_count})
         return True
+
+    def reload_paths_and_wait(self, changes: CatalogChanges, timeout: float) -> bool:
+        """Load the package paths now and return once every worker serves the result
+        (False: the load failed, or the workers were not replaced within ``timeout``)."""
+        if not self.reload_paths():
+            return False
+        # Our swap, or a later one (which loaded the paths after ours did).
+        return changes.wait_served(changes.swaps, timeout)
 
     def update_storage(self) -> bool:
         """Bring the storage index in step with its cursor and serve the result if it

@@ -513,6 +513,12 @@ _VALIDATION_ERRORS = [
     ),
     ("idle-timeout-negative", ["-idle-timeout=-1s"], "idle-timeout must not be negative"),
     ("cache-max-bytes-negative", ["-cache-max-bytes=-1"], "cache-max-bytes must not be negative"),
+    ("publish-max-size-zero", ["-publish-max-size=0"], "publish-max-size must be greater than 0"),
+    (
+        "publish-rate-limit-negative",
+        ["-publish-rate-limit=-1"],
+        "publish-rate-limit must not be negative",
+    ),
     (
         "outgoing-connect-zero",
         ["-outgoing-connect-timeout=0s"],

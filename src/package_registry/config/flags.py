@@ -61,6 +61,7 @@ class Group(StrEnum):
     OUTGOING = "Outgoing calls"
     FEATURES = "Features"
     OBSERVABILITY = "Observability"
+    PUBLISH = "Publishing"
 
 
 #: CPUs to size worker pools by: the affinity mask lowered by a cgroup CPU limit.
@@ -137,7 +138,7 @@ class Flag:
 
 _S, _L, _P = Group.SERVER, Group.LOGGING, Group.PACKAGES
 _ST, _PR, _F, _O = Group.STORAGE, Group.PROXY, Group.FEATURES, Group.OBSERVABILITY
-_OUT = Group.OUTGOING
+_OUT, _PUB = Group.OUTGOING, Group.PUBLISH
 
 FLAGS: tuple[Flag, ...] = (
     Flag("version", Kind.BOOL, False, _S, "Print the version and exit."),
@@ -421,6 +422,45 @@ FLAGS: tuple[Flag, ...] = (
         _O,
         "Address of the profile listener: py-spy CPU profiles and stack dumps under "
         "/debug/pprof/ (see the README).",
+    ),
+    Flag(
+        "publish-tokens-file",
+        Kind.STRING,
+        "",
+        _PUB,
+        "File of the bearer tokens allowed to publish and delete packages (one a line, "
+        "see docs/publish.md); with -publish-path it enables POST /api/v1/packages.",
+    ),
+    Flag(
+        "publish-path",
+        Kind.STRING,
+        "",
+        _PUB,
+        "Package path (one of config.yml's package_paths) that published packages are "
+        "stored in, as <name>-<version>.zip beside their .sig.",
+    ),
+    Flag(
+        "publish-max-size",
+        Kind.INT,
+        200 << 20,
+        _PUB,
+        "Largest upload accepted, in bytes (the whole request body); larger ones get 413.",
+    ),
+    Flag(
+        "publish-verification-key",
+        Kind.STRING,
+        "",
+        _PUB,
+        "Armored OpenPGP public key that uploaded signatures must verify against (gpgv); "
+        "empty: a signature is stored as it comes.",
+    ),
+    Flag(
+        "publish-rate-limit",
+        Kind.INT,
+        60,
+        _PUB,
+        "Publish and delete requests allowed per token and minute, in each worker process; "
+        "beyond it 429. 0 disables the limit.",
     ),
 )
 

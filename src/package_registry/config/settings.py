@@ -184,6 +184,12 @@ class Settings:
     # Observability
     metrics_address: str = _flag_default("metrics-address")
     httpprof: str = _flag_default("httpprof")
+    # Publishing
+    publish_tokens_file: str = _flag_default("publish-tokens-file")
+    publish_path: str = _flag_default("publish-path")
+    publish_max_size: int = _flag_default("publish-max-size")
+    publish_verification_key: str = _flag_default("publish-verification-key")
+    publish_rate_limit: int = _flag_default("publish-rate-limit")
     # config.yml (and EPR_SQL_INDEXER_* overrides)
     package_paths: tuple[str, ...] = _config_default("package_paths")
     cache_time_index: float = _config_default("cache_time.index")
@@ -342,6 +348,10 @@ def _validate_flags(values: Mapping[str, Any]) -> None:
             raise ConfigError(f"-{name} must be greater than 0s")
     if values["cache_max_bytes"] < 0:
         raise ConfigError("cache-max-bytes must not be negative")
+    if values["publish_max_size"] <= 0:
+        raise ConfigError("publish-max-size must be greater than 0")
+    if values["publish_rate_limit"] < 0:
+        raise ConfigError("publish-rate-limit must not be negative")
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")

@@ -61,6 +61,13 @@ class Metrics:
             buckets=SIZE_BUCKETS,
             **kw,
         )
+        self.publish_requests = Counter(
+            "publish_requests_total",
+            "Publish and delete requests (POST and DELETE /api/v1/packages) by action and "
+            "answer status.",
+            ("action", "result"),
+            **kw,
+        )
         self.response_size = Histogram(
             "http_response_size_bytes",
             "HTTP response sizes in bytes",
@@ -149,6 +156,10 @@ class Metrics:
         self.duration.labels(*labels).observe(seconds)
         self.request_size.labels(*labels).observe(received)
         self.response_size.labels(*labels).observe(sent)
+
+    def count_publish(self, action: str, status: int) -> None:
+        """One publish or delete request (``action``: ``publish`` or ``delete``)."""
+        self.publish_requests.labels(action, str(status)).inc()
 
 
 def request_size(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from package_registry.config.flags import FLAGS_BY_NAME
 from package_registry.packages.errors import ReaderError
+
+if TYPE_CHECKING:
+    from package_registry.config.settings import Settings
 
 #: Members smaller than this are never refused for their compression ratio: a small
 #: file of repeated text compresses well and cannot inflate to much.
@@ -55,6 +58,16 @@ class LoadLimits:
             SizeLimit(yaml, "package-max-yaml-size"),
             SizeLimit(zip_member, "package-max-zip-member-size"),
             zip_ratio,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoadLimits:
+        """The ``-package-max-*`` flags of ``settings``."""
+        return cls.from_values(
+            manifest=settings.package_max_manifest_size,
+            yaml=settings.package_max_yaml_size,
+            zip_member=settings.package_max_zip_member_size,
+            zip_ratio=settings.package_max_zip_ratio,
         )
 
 

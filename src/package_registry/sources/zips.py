@@ -17,6 +17,7 @@ import stat
 import struct
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import BinaryIO
 
@@ -30,10 +31,17 @@ from package_registry.packages.limits import (
     check_zip_members,
     read_bounded,
 )
+from package_registry.packages.model import Package
 from package_registry.packages.reader import Entry
 from package_registry.sources.base import LoadReport, Reject
 from package_registry.sources.reuse import Reuse
-from package_registry.sources.walk import iter_tree, listing_failed, load_packages, signature_beside
+from package_registry.sources.walk import (
+    _load_one,
+    iter_tree,
+    listing_failed,
+    load_packages,
+    signature_beside,
+)
 
 logger = logging.getLogger("package_registry.sources")
 
@@ -62,6 +70,8 @@ class _Index:
     ``/``), looked up by clean name."""
 
     def __init__(self, location: str, members: list[zipfile.ZipInfo]) -> None:
+        #: Names of the members left out for being unsafe.
+        self.unsafe = tuple(info.filename for info in members if _is_unsafe(info.filename))
         members = [info for info in members if not _is_unsafe(info.filename)]
         root = ""
         for info in members:
@@ -276,6 +286,36 @@ def load_zips(
         workers=workers,
         reuse=reuse,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SingleZip:
+    """One zip file loaded on its own, with what a caller storing it may check besides."""
+
+    #: The package, or why the registry refuses it (the reason ``load_zips`` would log).
+    result: Package | Reject
+    #: The folder the package root is in (``""`` when the archive has none).
+    root: str = ""
+    #: Member names that loading ignores for being unsafe (``..``, a leading ``/``).
+    unsafe: tuple[str, ...] = ()
+
+
+def load_zip(
+    location: str,
+    *,
+    validate: bool = True,
+    require_signatures: bool = True,
+    limits: LoadLimits = DEFAULT_LIMITS,
+) -> SingleZip:
+    """Load the zip at ``location`` (its signature is ``<location>.sig``) with exactly the
+    rules ``load_zips`` applies to each archive it finds."""
+    reader = ZipFiles(location, limits)
+    result = _load_one(location, reader, validate, require_signatures)
+    try:
+        index = reader._index
+    except ReaderError:
+        return SingleZip(result)
+    return SingleZip(result, index.root, index.unsafe)
 
 
 def _discover(root: str, rejects: list[Reject], reuse: Reuse | None) -> list[str]:

@@ -122,6 +122,12 @@ class RegistryApp:
                 browse_latest=browse.latest,
                 browse_package=browse.package,
             )
+        if ctx.publishing is not None:
+            from package_registry.web.routes.publish import PublishRoutes
+
+            publish = PublishRoutes(ctx, metrics)
+            self._table = self._table + router.PUBLISH_ROUTES
+            self._handlers.update(publish=publish.publish, unpublish=publish.delete)
         self._async = {name for name, h in self._handlers.items() if inspect.iscoroutinefunction(h)}
         #: Whether requests asking the catalog are timed as the storage indexer's gets.
         self._indexer_gets = metrics is not None and metrics.indexer is not None
@@ -159,7 +165,7 @@ class RegistryApp:
             in_flight.inc()
         try:
             response, template = await self._respond(
-                method, scope["path"], query, _asgi_headers(scope), scope
+                method, scope["path"], query, _asgi_headers(scope), scope, receive
             )
             sent = await _write_asgi(method, receive, send, response)
         finally:
@@ -190,7 +196,13 @@ class RegistryApp:
         return response.status, template
 
     async def _respond(
-        self, method: str, path: str, query: str, headers: dict[str, str], scope: Scope
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        scope: Scope,
+        receive: Receive | None = None,
     ) -> tuple[Response, str | None]:
         """The answer to one request.
 
@@ -214,6 +226,7 @@ class RegistryApp:
                 headers=headers,
                 params=found.params,
                 scope=scope,
+                receive=receive,
             )
             name = found.route.name
             handler = self._handlers[name]

@@ -4,12 +4,13 @@ Handlers get a small parsed ``Request`` (method, decoded path, raw query, lower-
 headers, route parameters) and the ``Context`` holding what lives for the whole
 process: cache times, the memory budget of the caches, the catalog holder, the archive
 cache, in proxy mode the upstream registry, with a storage bucket the relay to its
-public files, with ``-static-path`` the built tree, and whether the browse pages
-are on.
+public files, with ``-static-path`` the built tree, whether the browse pages
+are on, and what publishing needs when it is on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from package_registry.web.archives import ArchiveCache
 from package_registry.web.negotiation import gzip_accepted
 
 if TYPE_CHECKING:
+    from package_registry.publish.service import Publishing
     from package_registry.sources.proxy import Upstream
     from package_registry.web.relay import StorageRelay
     from package_registry.web.statictree import StaticTree
@@ -32,6 +34,8 @@ class Request:
     headers: dict[str, str]
     params: dict[str, str]
     scope: dict[str, Any]
+    #: The ASGI ``receive``, for the routes that read a body (publishing).
+    receive: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     def accepts_gzip(self) -> bool:
         return gzip_accepted(self.headers.get("accept-encoding"))
@@ -106,3 +110,5 @@ class Context:
     static_tree: StaticTree | None = None
     #: The HTML pages under ``/browse/`` (``-browse``).
     browse: bool = True
+    #: POST and DELETE ``/api/v1/packages`` (``-publish-tokens-file``, ``-publish-path``).
+    publishing: Publishing | None = None

@@ -89,6 +89,18 @@ BROWSE_ROUTES: tuple[Route, ...] = (
 )
 
 
+#: Publishing (``-publish-tokens-file`` with ``-publish-path``): under a prefix the
+#: reference answers 404 to; the handlers answer 405 to other methods.
+PUBLISH_ROUTES: tuple[Route, ...] = (
+    _route("publish", "/api/v1/packages", r"/api/v1/packages"),
+    _route(
+        "unpublish",
+        "/api/v1/packages/{packageName}/{packageVersion}",
+        r"/api/v1/packages/(?P<name>[^/]+)/(?P<version>[^/]+)",
+    ),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     route: Route

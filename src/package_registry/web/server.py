@@ -21,7 +21,6 @@ import signal
 import socket
 import ssl
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -32,8 +31,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from package_registry.observability.accesslog import REQUEST_LOG
 from package_registry.observability.metrics import forget_process
+from package_registry.web.changes import CatalogChanges
 from package_registry.web.connections import ConnectionLimits, guarded
 from package_registry.web.fastpath import ReplayProtocol
+from package_registry.web.retirement import Retirements, WorkerServer, install_early_stop
 from package_registry.web.uvicorn_internals import protocol_problems
 
 log = logging.getLogger("package_registry.server")
@@ -42,6 +43,9 @@ log = logging.getLogger("package_registry.server")
 KILL_MARGIN = 5.0
 #: What "no timeout" is given to uvicorn as: about 31 years.
 NO_TIMEOUT = 1 << 30
+#: Longest wait for retiring workers to close their listeners before a catalog counts
+#: as served (one that does not say so in time is dead, or still starting).
+RETIRE_WAIT = 2.0
 #: Listen queue length: bursts of Kibana instances connecting at once must not be refused.
 BACKLOG = 2048
 
@@ -129,14 +133,11 @@ def _uvicorn_config(app: Callable, options: ServerOptions) -> uvicorn.Config:
     return config
 
 
-def _stopped(signum: int, _frame: object) -> None:
-    """Handler uvicorn re-raises the stop signal into once it has shut down: exit cleanly."""
-
-
-def _run_worker(app: Callable, sock: socket.socket, options: ServerOptions) -> None:
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _stopped)
-    server = uvicorn.Server(_uvicorn_config(app, options))
+def _run_worker(
+    app: Callable, sock: socket.socket, options: ServerOptions, retired: int | None = None
+) -> None:
+    install_early_stop()
+    server = WorkerServer(_uvicorn_config(app, options), retired)
     try:
         server.run(sockets=[sock])
     finally:
@@ -157,6 +158,7 @@ def serve(
     sock: socket.socket,
     options: ServerOptions,
     refresher: Refresher | None = None,
+    changes: CatalogChanges | None = None,
 ) -> int:
     """Serve until SIGTERM/SIGINT; return the process exit status.
 
@@ -164,7 +166,7 @@ def serve(
     (it is the same process); with several, the workers are replaced by new ones forked
     from this process after each new catalog (the old ones finish their requests first),
     so every worker serves one whole catalog and shares its pages with this process, as
-    after start-up.
+    after start-up. ``changes`` tells when workers serve a new catalog.
     """
     host, port = sock.getsockname()[:2]
     scheme = "https" if options.tls_cert and options.tls_key else "http"
@@ -185,35 +187,37 @@ def serve(
             ", ".join(problems),
         )
         options = replace(options, plain=True)
-    changed = threading.Event()
+    changes = changes or CatalogChanges()
+    changes.immediate = options.workers <= 1
     if refresher is not None:
-        refresher.start(changed.set)
+        refresher.start(changes.changed)
     try:
         if options.workers <= 1:
             _run_worker(app, sock, options)
             return 0
-        return _supervise(app, sock, options, changed)
+        return _supervise(app, sock, options, changes)
     finally:
         if refresher is not None:
             refresher.stop()
 
 
 def _supervise(
-    app: Callable, sock: socket.socket, options: ServerOptions, changed: threading.Event
+    app: Callable, sock: socket.socket, options: ServerOptions, changes: CatalogChanges
 ) -> int:
-    """Fork the workers, replace any that dies, and replace all of them when ``changed``
-    is set (a new catalog); on SIGTERM/SIGINT stop them and wait for them."""
+    """Fork the workers, replace any that dies, and replace all of them after each
+    catalog swap in ``changes``; on SIGTERM/SIGINT stop them and wait for them."""
     children: dict[int, int] = {}
     retiring: set[int] = set()
     #: When each stopping worker is killed if it has not exited by itself.
     deadlines: dict[int, float] = {}
     stopping = False
+    retirements = Retirements()
 
     def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
             try:
-                _run_worker(app, sock, options)
+                _run_worker(app, sock, options, retirements.writer)
             finally:
                 os._exit(0)
         children[pid] = slot
@@ -244,14 +248,17 @@ def _supervise(
     for slot in range(options.workers):
         spawn(slot)
     while children or retiring:
-        if changed.is_set() and not stopping:
-            changed.clear()
+        swap = None if stopping else changes.take()
+        if swap is not None:
             old = dict(children)
             children.clear()
             for slot in old.values():
                 spawn(slot)
             retiring.update(old)
             terminate(old)
+            # Served once no old worker can take a new connection.
+            retirements.wait(old, RETIRE_WAIT)
+            changes.served(swap)
             log.info("workers replaced for a new catalog", extra={"workers": len(old)})
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -259,7 +266,7 @@ def _supervise(
             break
         if pid == 0:
             kill_late()
-            changed.wait(0.5)  # a child's exit is noticed within half a second
+            changes.wait_changed(0.5)  # a child's exit is noticed within half a second
             continue
         retiring.discard(pid)
         deadlines.pop(pid, None)
