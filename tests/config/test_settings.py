@@ -680,3 +680,26 @@ def test_outgoing_timeouts_come_from_flags_and_variables():
         90.0,
     )
     assert load().outgoing == OutgoingTimeouts(connect=5.0, read=30.0, total=60.0)
+
+
+def test_config_keys_stand_in_for_our_flags_that_are_not_set(tmp_path):
+    """``catalog_path`` and the publish keys of config.yml apply unless the flag or its
+    variable is given."""
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "package_paths: [/srv/packages]\n"
+        "catalog_path: /var/cache/epr\n"
+        "publish_tokens_file: /etc/epr/tokens\n"
+        "publish_path: /srv/packages\n"
+        "publish_verification_key: /etc/epr/key.asc\n"
+    )
+    settings = load_settings([f"-config={config}"], {})
+    assert settings.catalog_path == "/var/cache/epr"
+    assert settings.publish_tokens_file == "/etc/epr/tokens"
+    assert settings.publish_path == "/srv/packages"
+    assert settings.publish_verification_key == "/etc/epr/key.asc"
+    settings = load_settings(
+        [f"-config={config}", "-catalog-path=:memory:"], {"EPR_PUBLISH_PATH": "/elsewhere"}
+    )
+    assert settings.catalog_path == ":memory:"
+    assert settings.publish_path == "/elsewhere"

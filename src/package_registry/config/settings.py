@@ -67,17 +67,23 @@ class ConfigKey:
     kind: ConfigKind
     default: object
     env: str | None = None
-    #: The ``Settings`` attribute, when it is not the key with dots as underscores.
-    target: str | None = None
+    #: The flag this key gives a value to when the flag (or its variable) is not set;
+    #: the key's own value is then kept as ``config_<flag>``.
+    flag: str | None = None
 
     @property
     def attr(self) -> str:
-        return self.target or self.key.replace(".", "_")
+        if self.flag is not None:
+            return "config_" + self.flag.replace("-", "_")
+        return self.key.replace(".", "_")
 
 
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("package_paths", "paths", ()),
-    ConfigKey("catalog_path", "string", "", target="config_catalog_path"),
+    ConfigKey("catalog_path", "string", "", flag="catalog-path"),
+    ConfigKey("publish_tokens_file", "string", "", flag="publish-tokens-file"),
+    ConfigKey("publish_path", "string", "", flag="publish-path"),
+    ConfigKey("publish_verification_key", "string", "", flag="publish-verification-key"),
     ConfigKey("cache_time.index", "duration", 10.0),
     ConfigKey("cache_time.search", "duration", 600.0),
     ConfigKey("cache_time.categories", "duration", 600.0),
@@ -196,8 +202,11 @@ class Settings:
     cache_time_search: float = _config_default("cache_time.search")
     cache_time_categories: float = _config_default("cache_time.categories")
     cache_time_catch_all: float = _config_default("cache_time.catch_all")
-    #: ``catalog_path`` of config.yml; ``-catalog-path`` (or its variable) wins over it.
+    # config.yml keys standing in for flags that are not set (``ConfigKey.flag``)
     config_catalog_path: str = _config_default("catalog_path")
+    config_publish_tokens_file: str = _config_default("publish_tokens_file")
+    config_publish_path: str = _config_default("publish_path")
+    config_publish_verification_key: str = _config_default("publish_verification_key")
     sql_indexer_database_folder_path: str = _config_default("sql_indexer.database_folder_path")
     search_cache_size: int = _config_default("search.cache_size")
     search_cache_ttl: float = _config_default("search.cache_ttl")
@@ -239,8 +248,9 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
         raise ConfigError(f"invalid logger type {go_quote(values['log_type'])}")
     values.update(_load_config_file(values["config"]))
     _apply_config_environment(values, environ)
-    if not values["catalog_path"]:
-        values["catalog_path"] = values["config_catalog_path"]
+    for key in CONFIG_KEYS:
+        if key.flag is not None and not values[key.flag.replace("-", "_")]:
+            values[key.flag.replace("-", "_")] = values[key.attr]
     _check_cache_times(values)
     _apply_emulator(values, environ)
     _validate_storage(values)
