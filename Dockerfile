@@ -42,7 +42,8 @@ RUN apt-get update -q \
  && groupadd --gid 10001 registry \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin registry \
- && mkdir -p /packages/package-registry
+ && mkdir -p /packages/package-registry \
+ && install -d -o 10001 -g 10001 /var/cache/package-registry
 COPY --from=builder /opt/package-registry /opt/package-registry
 COPY deploy/config.docker.yml /package-registry/config.yml
 WORKDIR /package-registry
@@ -50,6 +51,7 @@ ENV PATH=/opt/package-registry/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     EPR_ADDRESS=0.0.0.0:8080 \
+    EPR_CATALOG_PATH=/var/cache/package-registry \
     EPR_PACKAGE_PATHS_ENABLE_WATCHER=true
 # The watcher lets a mounted folder start empty and be filled later; distribution images,
 # whose packages never change, turn it off.

@@ -1,7 +1,9 @@
 """Loading with the persistent catalog: unchanged packages are taken from it, not parsed.
 
-A package's fingerprint is the identity (device, inode), size and modification time of
-the files and folders that decide what it loads as:
+A package's fingerprint is the size and modification time (to the nanosecond) of the
+files and folders that decide what it loads as — not their device and inode numbers,
+which change when the same files are copied into a container image or mounted
+elsewhere, while tools that copy (``COPY``, ``cp -p``, ``rsync``) keep the times:
 
 * a zip: the zip file and its ``.sig``;
 * a folder: the folder itself, its ``manifest.yml``, its ``data_stream`` folder and its
@@ -42,12 +44,12 @@ log = logging.getLogger("package_registry.sources")
 _STAT_THREADS = 4
 
 
-def _stat(path: str) -> tuple[int, int, int, int] | None:
+def _stat(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def fingerprint(path: str) -> bytes | None:
