@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from package_registry.packages.files import PackageFiles
 from package_registry.packages.model import Package
@@ -39,10 +38,6 @@ from package_registry.sources.base import Reject
 __all__ = ["Reuse", "fingerprint"]
 
 log = logging.getLogger("package_registry.sources")
-
-#: Threads stat'ing packages: the calls wait on the kernel without the GIL.
-_STAT_THREADS = 4
-
 
 def _stat(path: str) -> tuple[int, int] | None:
     try:
@@ -121,16 +116,8 @@ class Reuse:
             return found
 
     def fingerprints(self, found: Iterable[str]) -> list[bytes | None]:
-        """Fingerprints of ``found``, the ones not taken yet in parallel."""
-        found = list(found)
-        missing = [path for path in found if path not in self._prints]
-        if len(missing) >= 256:
-            chunks = [missing[i::_STAT_THREADS] for i in range(_STAT_THREADS)]
-            with ThreadPoolExecutor(_STAT_THREADS) as pool:
-                for chunk, prints in zip(
-                    chunks, pool.map(lambda c: [fingerprint(p) for p in c], chunks), strict=True
-                ):
-                    self._prints.update(zip(chunk, prints, strict=True))
+        """Fingerprints of ``found``. (Taken one after the other: threads were measured
+        slower, the time being Python's around each ``stat`` rather than the call's.)"""
         return [self._print(path) for path in found]
 
     def _unchanged(self, location: str) -> bool:
@@ -161,8 +148,6 @@ class Reuse:
             self._stored = self.store.known()
             self._rejects = self.store.known_rejects()
             self._zips_inside = set(self.store.get_meta("zips_inside") or ())
-        # Every package held is looked at again: take their fingerprints in parallel.
-        self.fingerprints(self._live.keys() | self._stored.keys())
 
     def known(
         self, location: str, print_: bytes | None, files: Callable[[str], PackageFiles]
