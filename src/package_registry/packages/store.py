@@ -65,24 +65,29 @@ log = logging.getLogger("package_registry.catalog")
 #: The ``-catalog-path`` value that keeps the catalog in memory only (SQLite's own name).
 MEMORY = ":memory:"
 #: Bumped whenever the tables or the encoding of a column change.
-SCHEMA = 1
-#: zlib level for documents: level 1 shrinks package JSON about 4 times, at little cost.
+SCHEMA = 3
+#: zlib level for package documents: level 1 shrinks package JSON about 4 times, at little
+#: cost. /search items are kept as they are: an ``all=true`` answer joins thousands of
+#: them, and decompressing was most of its time.
 _LEVEL = 1
+#: The table each document column is in.
+_TABLE_OF = {"fragment": "fragments", "full": "documents", "pruned": "documents"}
 #: Rows read per query by ``read_many`` (below SQLite's oldest limit on parameters).
 _BATCH = 500
 
+#: What start-up reads (``packages``), what /search answers read (``fragments``) and what
+#: package documents read (``documents``) are kept apart, so that each scan reads narrow
+#: rows only.
 _TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE packages (
     id INTEGER PRIMARY KEY,
     location TEXT NOT NULL,
     fingerprint BLOB NOT NULL,
-    light BLOB NOT NULL,
-    fragment BLOB NOT NULL,
-    full BLOB NOT NULL,
-    pruned BLOB
+    light BLOB NOT NULL
 );
-CREATE INDEX packages_location ON packages (location);
+CREATE TABLE fragments (id INTEGER PRIMARY KEY, fragment BLOB NOT NULL);
+CREATE TABLE documents (id INTEGER PRIMARY KEY, full BLOB NOT NULL, pruned BLOB);
 CREATE TABLE rejects (location TEXT PRIMARY KEY, fingerprint BLOB NOT NULL, reason TEXT NOT NULL);
 """
 
@@ -132,7 +137,7 @@ def stored_form(package: Package) -> StoredForm:
     pruned = {category: documents.pruned(category) for category in sorted(template_only - closure)}
     return StoredForm(
         light=_light(package),
-        fragment=zlib.compress(documents.fragment(), _LEVEL),
+        fragment=documents.fragment(),
         full=zlib.compress(documents.full_json(), _LEVEL),
         pruned=zlib.compress(marshal.dumps(pruned), _LEVEL) if pruned else None,
     )
@@ -163,7 +168,7 @@ class StoredDocuments:
         return zlib.decompress(self._store.read("full", self._row))
 
     def fragment(self) -> bytes:
-        return zlib.decompress(self._store.read("fragment", self._row))
+        return self._store.read("fragment", self._row)
 
     def pruned(self, category: str) -> bytes:
         data = self._store.read("pruned", self._row)
@@ -178,8 +183,7 @@ class StoredDocuments:
         if any(documents._store is not store for documents in many):
             yield from (documents.fragment() for documents in many)
             return
-        for compressed in store.read_many("fragment", [documents._row for documents in many]):
-            yield zlib.decompress(compressed)
+        yield from store.read_many("fragment", [documents._row for documents in many])
 
 
 class FormDocuments:
@@ -201,7 +205,7 @@ class FormDocuments:
         return zlib.decompress(self._form.full)
 
     def fragment(self) -> bytes:
-        return zlib.decompress(self._form.fragment)
+        return self._form.fragment
 
     def pruned(self, category: str) -> bytes:
         assert self._form.pruned is not None
@@ -304,8 +308,9 @@ class PackageStore:
 
     def read(self, column: str, row: int) -> bytes:
         """One column of one row (``column`` is one of the document columns)."""
+        table = _TABLE_OF[column]
         found = (
-            self._reader().execute(f"SELECT {column} FROM packages WHERE id = ?", (row,)).fetchone()
+            self._reader().execute(f"SELECT {column} FROM {table} WHERE id = ?", (row,)).fetchone()
         )
         if found is None or found[0] is None:
             raise LookupError(f"catalog row {row} has no {column}: {self.path}")
@@ -314,11 +319,12 @@ class PackageStore:
     def read_many(self, column: str, rows: Sequence[int]) -> Iterator[bytes]:
         """``read(column, row)`` for each of ``rows``, in order."""
         reader = self._reader()
+        table = _TABLE_OF[column]
         for start in range(0, len(rows), _BATCH):
             chunk = rows[start : start + _BATCH]
             marks = ",".join("?" * len(chunk))
             found = dict(
-                reader.execute(f"SELECT id, {column} FROM packages WHERE id IN ({marks})", chunk)
+                reader.execute(f"SELECT id, {column} FROM {table} WHERE id IN ({marks})", chunk)
             )
             for row in chunk:
                 data = found.get(row)
@@ -357,11 +363,15 @@ class PackageStore:
                 rows = []
                 for location, fingerprint, form in items:
                     cursor.execute(
-                        "INSERT INTO packages (location, fingerprint, light, fragment, full,"
-                        " pruned) VALUES (?, ?, ?, ?, ?, ?)",
-                        (location, fingerprint, form.light, form.fragment, form.full, form.pruned),
+                        "INSERT INTO packages (location, fingerprint, light) VALUES (?, ?, ?)",
+                        (location, fingerprint, form.light),
                     )
-                    rows.append(cursor.lastrowid)
+                    row = cursor.lastrowid
+                    cursor.execute("INSERT INTO fragments VALUES (?, ?)", (row, form.fragment))
+                    cursor.execute(
+                        "INSERT INTO documents VALUES (?, ?, ?)", (row, form.full, form.pruned)
+                    )
+                    rows.append(row)
         except sqlite3.Error as exc:
             self._write_failed(exc)
             return None
@@ -419,7 +429,9 @@ class PackageStore:
     def _delete(self, rows: Iterable[int]) -> None:
         try:
             with self._write_lock, self._transaction():
-                self._writer.executemany("DELETE FROM packages WHERE id = ?", ((r,) for r in rows))
+                rows = [(row,) for row in rows]
+                for table in ("packages", "fragments", "documents"):
+                    self._writer.executemany(f"DELETE FROM {table} WHERE id = ?", rows)
         except sqlite3.Error as exc:
             self._write_failed(exc)
 

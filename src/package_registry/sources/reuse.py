@@ -39,6 +39,7 @@ __all__ = ["Reuse", "fingerprint"]
 
 log = logging.getLogger("package_registry.sources")
 
+
 def _stat(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
