@@ -176,6 +176,9 @@ def test_distribution_image_serves_its_packages(run, distribution_context: Path)
         assert {item["name"] for item in container.get("/search").json()} == EXAMPLE_NAMES
         env = inspect(tag)["Config"]["Env"]
         assert "EPR_PACKAGE_PATHS_ENABLE_WATCHER=false" in env
+        # The build's -dry-run filled the persistent catalog: nothing is parsed at start.
+        logs = engine("logs", container.name)
+        assert "packages taken as they were, 0 loaded" in logs.stdout + logs.stderr
     finally:
         engine("rmi", "-f", tag, check=False)  # -f: also the container still using it
 
