@@ -63,7 +63,9 @@ def relaying(registry, faults, tmp_path) -> RunningRegistry:
             "-feature-storage-indexer",
             f"-storage-endpoint={faults.url}",
             "-outgoing-connect-timeout=1s",
-            "-outgoing-read-timeout=1s",
+            # Short enough for the stall tests' bounds, long enough for the large parallel
+            # downloads on a loaded machine.
+            "-outgoing-read-timeout=2s",
             "-workers=1",
         ],
         env={"EPR_EMULATOR_INDEX_PATH": str(index)},
