@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Sequence
 
 from package_registry.packages.files import PackageFiles
@@ -73,6 +74,7 @@ class Reuse:
         self._live: dict[str, tuple[bytes, int | None, Package]] = {}
         self._rejects: dict[str, tuple[bytes, str]] = {}
         self._changed: set[str] = set()
+        self._changed_lock = threading.Lock()
         #: Package locations the watcher reported changed, for the load under way.
         self._dirty: set[str] = set()
         self._first = True
@@ -90,13 +92,15 @@ class Reuse:
 
     def changed(self, paths: Iterable[str]) -> None:
         """Paths the watcher saw change: their packages are loaded again at the next load,
-        whatever their fingerprint says."""
-        self._changed.update(paths)
+        whatever their fingerprint says. (Called from the watcher's thread.)"""
+        with self._changed_lock:
+            self._changed.update(paths)
 
     def _take_changed(self) -> set[str]:
         """Every path that may be a package whose files changed: each reported path and
         its parent folders (a ``.sig`` counts for its package)."""
-        changed, self._changed = self._changed, set()
+        with self._changed_lock:
+            changed, self._changed = self._changed, set()
         out: set[str] = set()
         for path in changed:
             path = os.path.normpath(path).removesuffix(".sig")
