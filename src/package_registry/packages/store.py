@@ -149,14 +149,14 @@ def _exact_json(data: bytes) -> Any:
     return json.loads(data, parse_float=orjson.Fragment)
 
 
-class StoredDocuments:
-    """A package's documents, read from its row when an answer needs them."""
+class _StoredShape:
+    """Documents in their stored shape: the package document compressed, the /search item
+    as served, pruned items in a compressed map; subclasses say where the bytes are."""
 
-    __slots__ = ("_row", "_store")
+    __slots__ = ()
 
-    def __init__(self, store: PackageStore, row: int) -> None:
-        self._store = store
-        self._row = row
+    def _bytes(self, column: str) -> bytes:
+        raise NotImplementedError
 
     def full(self) -> dict[str, Any]:
         return _exact_json(self.full_json())
@@ -165,14 +165,26 @@ class StoredDocuments:
         return _exact_json(self.fragment())
 
     def full_json(self) -> bytes:
-        return zlib.decompress(self._store.read("full", self._row))
+        return zlib.decompress(self._bytes("full"))
 
     def fragment(self) -> bytes:
-        return self._store.read("fragment", self._row)
+        return self._bytes("fragment")
 
     def pruned(self, category: str) -> bytes:
-        data = self._store.read("pruned", self._row)
-        return marshal.loads(zlib.decompress(data))[category]
+        return marshal.loads(zlib.decompress(self._bytes("pruned")))[category]
+
+
+class StoredDocuments(_StoredShape):
+    """A package's documents, read from its row when an answer needs them."""
+
+    __slots__ = ("_row", "_store")
+
+    def __init__(self, store: PackageStore, row: int) -> None:
+        self._store = store
+        self._row = row
+
+    def _bytes(self, column: str) -> bytes:
+        return self._store.read(column, self._row)
 
     @staticmethod
     def fragments_of(many: Sequence[StoredDocuments]) -> Iterator[bytes]:
@@ -186,30 +198,20 @@ class StoredDocuments:
         yield from store.read_many("fragment", [documents._row for documents in many])
 
 
-class FormDocuments:
-    """A package's documents kept as their compressed stored form, in memory: what a
-    package loaded while the catalog file cannot be written holds."""
+class FormDocuments(_StoredShape):
+    """A package's documents kept in their stored shape in memory: what a package loaded
+    while the catalog file cannot be written holds."""
 
     __slots__ = ("_form",)
 
     def __init__(self, form: StoredForm) -> None:
         self._form = form
 
-    def full(self) -> dict[str, Any]:
-        return _exact_json(self.full_json())
-
-    def summary(self) -> dict[str, Any]:
-        return _exact_json(self.fragment())
-
-    def full_json(self) -> bytes:
-        return zlib.decompress(self._form.full)
-
-    def fragment(self) -> bytes:
-        return self._form.fragment
-
-    def pruned(self, category: str) -> bytes:
-        assert self._form.pruned is not None
-        return marshal.loads(zlib.decompress(self._form.pruned))[category]
+    def _bytes(self, column: str) -> bytes:
+        data = getattr(self._form, column)
+        if data is None:
+            raise LookupError(f"no {column} for this package")
+        return data
 
 
 class Interned:
