@@ -129,7 +129,10 @@ def test_catalog_path_from_config_file(registry, tmp_path):
     small_corpus(packages, zipped=True)
     catalog = tmp_path / "from-config"
     server = registry(
-        package_paths=[packages], flags=FLAGS, config_extra=f"catalog_path: {catalog}\n"
+        package_paths=[packages],
+        flags=FLAGS,
+        config_extra=f"catalog_path: {catalog}\n",
+        env={"EPR_CATALOG_PATH": ""},  # unset (the suite may run with it set)
     )
     assert server.get("/search").status_code == 200
     assert list(Path(catalog).glob("catalog-*.sqlite"))
