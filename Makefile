@@ -6,7 +6,7 @@ ADDRESS ?= localhost:8080
 SHARED ?= ../shared
 IMAGE ?= localhost/package-registry
 
-.PHONY: run test test-uvicorn-lowest test-kit check lint format conformance bench reliability
+.PHONY: run test test-memory-catalog test-uvicorn-lowest test-kit check lint format conformance bench reliability
 .PHONY: image image-test browse-screenshots clean
 
 $(BIN)/.installed: pyproject.toml
@@ -22,6 +22,10 @@ run: $(BIN)/.installed
 ## Run the whole test suite (unit tests and real servers on loopback).
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+## The whole suite again with the catalog kept in memory only (-catalog-path=:memory:).
+test-memory-catalog: $(BIN)/.installed
+	EPR_CATALOG_PATH=:memory: $(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## The worker protocol's tests on the lowest uvicorn pyproject.toml allows (a second venv).
 UVICORN_LOWEST := $(shell sed -n 's/.*"uvicorn>=\([0-9.]*\),.*/\1/p' pyproject.toml)
