@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from package_registry.catalog.snapshot import Catalog
     from package_registry.loading import LoadOutcome
     from package_registry.observability.metrics import Metrics
+    from package_registry.queries.cache import EntryLimit
     from package_registry.sources.reuse import Reuse
     from package_registry.sources.storage import StorageIndex
+    from package_registry.sources.storedindex import StoredIndex
     from package_registry.web.relay import StorageRelay
 
 log = logging.getLogger("package_registry")
@@ -158,24 +160,21 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
             log.critical("Init failed", extra={"error.message": str(err)})
             return 1
     metrics = Metrics() if settings.metrics_address else None
+    # A package row a reload replaced is deleted once no retiring worker can still be
+    # reading it: the same wait as for archives.
+    grace = max(GRACE_SECONDS, settings.shutdown_timeout)
     storage = None
     if settings.feature_storage_indexer or settings.feature_sql_storage_indexer:
         from package_registry.sources.storage import StorageError
 
-        if settings.feature_sql_storage_indexer:
-            # Same answers as the SQLite catalogue; the in-memory one is smaller and faster.
-            log.info("SQL storage indexer: the storage index is kept in memory, no database")
         if metrics is not None:  # the reference's name for each indexer, in its series
             sql = settings.feature_sql_storage_indexer
             metrics.indexer = "SQLStorageIndexer" if sql else "StorageIndexer"
         try:
-            storage = _open_storage(settings, metrics)
+            storage = _open_storage(settings, metrics, grace)
         except (StorageError, ValueError) as err:
             log.critical("Init failed", extra={"error.message": str(err)})
             return 1
-    # A package row a reload replaced is deleted once no retiring worker can still be
-    # reading it: the same wait as for archives.
-    grace = max(GRACE_SECONDS, settings.shutdown_timeout)
     reuse = _open_catalog(settings)
     outcome = _load(settings, reuse, grace)
     if outcome.rejects and settings.strict_package_loading:
@@ -194,8 +193,10 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
             return 1
     log.info("%d local package manifests loaded.", outcome.package_count)
     budget = CacheBudget.split(settings.cache_max_bytes)
+    limits = _answer_limits(settings)
     holder = CatalogHolder(
-        build_catalog(catalog_sources(storage, outcome)), lambda: AnswerCache(budget.answers)
+        build_catalog(catalog_sources(storage, outcome)),
+        lambda: AnswerCache(budget.answers, limits),
     )
     # The catalog lives as long as the process: keep the collector from rescanning it,
     # and keep its pages shared with forked workers.
@@ -296,6 +297,21 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         log.info("Package registry stopped")
 
 
+def _answer_limits(settings: Settings) -> dict[str, EntryLimit]:
+    """The count and age bounds of /search and /categories answers that the reference's
+    cache flags turn on (each catalog's answers are bounded by bytes in any case)."""
+    from package_registry.queries.cache import EntryLimit
+
+    limits = {}
+    if settings.feature_enable_search_cache:
+        limits["search"] = EntryLimit(settings.search_cache_size, settings.search_cache_ttl)
+    if settings.feature_enable_categories_cache:
+        limits["categories"] = EntryLimit(
+            settings.categories_cache_size, settings.categories_cache_ttl
+        )
+    return limits
+
+
 def _storage_relay(settings: Settings) -> StorageRelay:
     # httpx (and the rich and pygments it pulls in) is imported only by registries that relay.
     from package_registry.web.relay import StorageRelay
@@ -308,7 +324,7 @@ def _local_files(catalog: Catalog) -> list[str]:
     return [p.files.location for p in catalog.packages() if p.files is not None]
 
 
-def _open_storage(settings: Settings, metrics: Metrics | None) -> StorageIndex:
+def _open_storage(settings: Settings, metrics: Metrics | None, grace: float) -> StorageIndex:
     """The storage bucket's index, loaded once (its first update must succeed)."""
     from package_registry.reloading import update_storage_index
     from package_registry.sources.storage import StorageIndex, open_bucket, parse_bucket_url
@@ -317,7 +333,34 @@ def _open_storage(settings: Settings, metrics: Metrics | None) -> StorageIndex:
     bucket = open_bucket(
         location, index_file=settings.emulator_index_path, timeouts=settings.outgoing
     )
-    index = StorageIndex(bucket, location, incremental=settings.feature_incremental_updates)
+    stored = _open_stored_index(settings, grace) if settings.feature_sql_storage_indexer else None
+    index = StorageIndex(
+        bucket, location, incremental=settings.feature_incremental_updates, stored=stored
+    )
     update_storage_index(index, metrics)
     log.info("storage index loaded", extra={"packages": len(index.packages)})
     return index
+
+
+def _open_stored_index(settings: Settings, grace: float) -> StoredIndex:
+    """The SQL storage indexer's database, in ``sql_indexer.database_folder_path``: one
+    file per bucket (or per ``EPR_EMULATOR_INDEX_PATH`` file)."""
+    from package_registry.packages.store import bucket_store_file, open_store
+    from package_registry.sources.storage import StorageError
+    from package_registry.sources.storedindex import StoredIndex
+
+    source = settings.emulator_index_path or settings.storage_indexer_bucket_internal
+    folder = settings.sql_indexer_database_folder_path
+    path = bucket_store_file(folder, source)
+    store = open_store(folder, (), ("storage-index", source), path=path)
+    if store is None:
+        raise StorageError(f"can't open the storage index database {path}")
+    log.info(
+        "(technical preview) SQL storage indexer database path: %s",
+        folder,
+        extra={"file.path": store.path},
+    )
+    batch = min(
+        settings.sql_indexer_db_insert_batch_size, settings.sql_indexer_read_packages_batch_size
+    )
+    return StoredIndex(store, batch, grace)

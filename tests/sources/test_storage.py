@@ -18,6 +18,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
+from package_registry.packages.store import bucket_store_file, open_store
 from package_registry.sources.storage import (
     BucketLocation,
     StorageError,
@@ -25,6 +26,7 @@ from package_registry.sources.storage import (
     open_bucket,
     parse_bucket_url,
 )
+from package_registry.sources.storedindex import StoredIndex
 from tests.conftest import s3_client, s3_environment
 from tests.storage_index import (
     NAME,
@@ -59,6 +61,8 @@ class Store:
     #: Writes one object of the bucket: ``upload(name, data)``.
     upload: Callable[[str, bytes], None]
     root: str = ""
+    #: Where ``index(sql=True)`` keeps its database.
+    database: Path | None = None
 
     def put(self, path: str, content: bytes | dict[str, Any]) -> None:
         data = content if isinstance(content, bytes) else orjson.dumps(content)
@@ -79,10 +83,19 @@ class Store:
         if delta is not None:
             self.put(f"v2/metadata/{cursor}/search-index-delta.json", delta)
 
-    def index(self, *, incremental: bool = False) -> StorageIndex:
-        """An index of the bucket, its client built from the environment as in the CLI."""
+    def index(self, *, incremental: bool = False, sql: bool = False) -> StorageIndex:
+        """An index of the bucket, its client built from the environment as in the CLI;
+        with ``sql``, kept in a database as the SQL storage indexer keeps it."""
         location = BucketLocation(self.scheme, self.name, self.root)
-        return StorageIndex(open_bucket(location), location, incremental=incremental)
+        stored = None
+        if sql:
+            assert self.database is not None
+            url = f"{self.scheme}://{self.name}"
+            path = bucket_store_file(str(self.database), url)
+            opened = open_store(str(self.database), (), ("storage-index", url), path=path)
+            assert opened is not None
+            stored = StoredIndex(opened, 2, 0.0)
+        return StorageIndex(open_bucket(location), location, incremental=incremental, stored=stored)
 
 
 @pytest.fixture
@@ -101,9 +114,10 @@ def s3_endpoint(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture(params=["gs", "s3"])
-def store(request: pytest.FixtureRequest) -> Store:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     """A new bucket in the Cloud Storage emulator or in the S3 server."""
     name = f"bucket-{next(_buckets)}"
+    database = tmp_path / "database"
     if request.param == "gs":
         request.getfixturevalue("gcs_endpoint")
         gcs = storage.Client(project="test", credentials=AnonymousCredentials())
@@ -114,10 +128,16 @@ def store(request: pytest.FixtureRequest) -> Store:
             lambda path, data: bucket.blob(path).upload_from_string(
                 data, content_type="application/json"
             ),
+            database=database,
         )
     s3 = s3_client(request.getfixturevalue("s3_endpoint"))
     s3.create_bucket(Bucket=name)
-    return Store("s3", name, lambda path, data: s3.put_object(Bucket=name, Key=path, Body=data))
+    return Store(
+        "s3",
+        name,
+        lambda path, data: s3.put_object(Bucket=name, Key=path, Body=data),
+        database=database,
+    )
 
 
 @pytest.fixture
@@ -167,11 +187,12 @@ def test_parse_bucket_url_refuses_other_urls(url: str) -> None:
 
 
 @pytest.mark.parametrize("root", ["", "some/prefix"])
-def test_full_sync_loads_the_index_of_the_cursor(store: Store, root: str) -> None:
+@pytest.mark.parametrize("sql", [False, True], ids=["memory", "sql"])
+def test_full_sync_loads_the_index_of_the_cursor(store: Store, root: str, sql: bool) -> None:
     store.root = root
     store.cursor("1")
     store.revision("1", index=small_index())
-    index = store.index()
+    index = store.index(sql=sql)
     assert index.cursor is None
     assert index.packages == ()
 
@@ -183,10 +204,11 @@ def test_full_sync_loads_the_index_of_the_cursor(store: Store, root: str) -> Non
     assert index.packages[1].full["title"] == TITLE
 
 
-def test_same_cursor_changes_nothing(store: Store) -> None:
+@pytest.mark.parametrize("sql", [False, True], ids=["memory", "sql"])
+def test_same_cursor_changes_nothing(store: Store, sql: bool) -> None:
     store.cursor("1")
     store.revision("1", index=small_index())
-    index = store.index()
+    index = store.index(sql=sql)
     index.update()
     packages = index.packages
 
@@ -247,10 +269,13 @@ def test_unreadable_cursor_file(store: Store, body: bytes) -> None:
         ),
     ],
 )
-def test_bad_index_keeps_the_previous_state(store: Store, body: bytes | None, message: str) -> None:
+@pytest.mark.parametrize("sql", [False, True], ids=["memory", "sql"])
+def test_bad_index_keeps_the_previous_state(
+    store: Store, body: bytes | None, message: str, sql: bool
+) -> None:
     store.cursor("1")
     store.revision("1", index=small_index())
-    index = store.index()
+    index = store.index(sql=sql)
     index.update()
     packages = index.packages
     store.cursor("2")
@@ -265,18 +290,20 @@ def test_bad_index_keeps_the_previous_state(store: Store, body: bytes | None, me
     assert index.packages is packages
 
 
-def test_index_without_packages_is_empty(store: Store) -> None:
+@pytest.mark.parametrize("sql", [False, True], ids=["memory", "sql"])
+def test_index_without_packages_is_empty(store: Store, sql: bool) -> None:
     store.cursor("1")
     store.revision("1", index={"other": [1, 2]})
-    index = store.index()
+    index = store.index(sql=sql)
     assert index.update() is True
     assert index.packages == ()
 
 
-def test_non_incremental_mode_loads_the_full_index_of_a_new_cursor(store: Store) -> None:
+@pytest.mark.parametrize("sql", [False, True], ids=["memory", "sql"])
+def test_non_incremental_mode_loads_the_full_index_of_a_new_cursor(store: Store, sql: bool) -> None:
     store.cursor("001")
     store.revision("001", index=small_index())
-    index = store.index()
+    index = store.index(sql=sql)
     index.update()
     store.cursor("002")
     store.revision(
@@ -463,10 +490,11 @@ def test_notice_of_the_highest_deprecated_version_applies_to_all_versions(store:
     assert notices(index) == [NEW, NEW, None]
 
 
-def test_notice_is_kept_across_full_syncs(store: Store) -> None:
+@pytest.mark.parametrize("sql", [False, True], ids=["memory", "sql"])
+def test_notice_is_kept_across_full_syncs(store: Store, sql: bool) -> None:
     store.cursor("1")
     store.revision("1", index=deprecated_index())
-    index = store.index()
+    index = store.index(sql=sql)
     index.update()
     assert notices(index) == [{"since": "1.0.0", "description": ""}]
 

@@ -215,15 +215,18 @@ def test_an_s3_bucket_is_served(registry, s3_server, artifacts):
 
 @pytest.mark.parametrize("indexer", ["-feature-storage-indexer", "-feature-sql-storage-indexer"])
 def test_emulator_index_path_serves_one_index_file(registry, artifacts, indexer, tmp_path):
-    """``EPR_EMULATOR_INDEX_PATH``: the file is revision 1 of the fake bucket; the SQL
-    indexer's flag gives the same answers (kept in memory)."""
+    """``EPR_EMULATOR_INDEX_PATH``: the file is revision 1 of the fake bucket, with either
+    indexer."""
     endpoint, _ = artifacts
     index_file = tmp_path / "search-index-all.json"
     index_file.write_text(json.dumps(small_index()))
     server = registry(
         package_paths=[],
         flags=[indexer, f"-storage-endpoint={endpoint}", "-workers=1"],
-        env={"EPR_EMULATOR_INDEX_PATH": str(index_file)},
+        env={
+            "EPR_EMULATOR_INDEX_PATH": str(index_file),
+            "EPR_SQL_INDEXER_DATABASE_FOLDER_PATH": str(tmp_path / "db"),
+        },
     )
     assert versions(server, NAME) == {"0.1.1", "0.2.0"}
     assert server.get(f"/epr/{NAME}/{NAME}-0.1.1.zip").content.startswith(b"PK")

@@ -378,7 +378,8 @@ FLAGS: tuple[Flag, ...] = (
         Kind.BOOL,
         False,
         _F,
-        "Serve packages from a Package Storage v2 bucket (kept in memory here, not SQLite).",
+        "Serve packages from a Package Storage v2 bucket, its index kept in a SQLite file"
+        " of sql_indexer.database_folder_path (documents read when answers are rendered).",
     ),
     Flag(
         "feature-incremental-updates",
@@ -392,14 +393,16 @@ FLAGS: tuple[Flag, ...] = (
         Kind.BOOL,
         False,
         _F,
-        "Cache /search answers (SQL storage indexer only).",
+        "Bound /search answers kept per catalog by search.cache_size and search.cache_ttl"
+        " (SQL storage indexer only).",
     ),
     Flag(
         "feature-enable-categories-cache",
         Kind.BOOL,
         False,
         _F,
-        "Cache /categories answers (SQL storage indexer only).",
+        "Bound /categories answers kept per catalog by categories.cache_size and"
+        " categories.cache_ttl (SQL storage indexer only).",
     ),
     Flag(
         "feature-proxy-mode",

@@ -55,6 +55,7 @@ __all__ = [
     "PackageStore",
     "StoredDocuments",
     "StoredForm",
+    "bucket_store_file",
     "open_store",
     "revive",
     "stored_form",
@@ -341,6 +342,12 @@ class PackageStore:
         rows = self._writer.execute("SELECT location, fingerprint, id, light FROM packages")
         return {location: (fingerprint, row, light) for location, fingerprint, row, light in rows}
 
+    def by_fingerprint(self) -> dict[bytes, tuple[int, bytes]]:
+        """Fingerprint → (row id, light record) of every stored package (for rows whose
+        fingerprint is their content's digest, where one location may hold several)."""
+        rows = self._writer.execute("SELECT fingerprint, id, light FROM packages")
+        return {fingerprint: (row, light) for fingerprint, row, light in rows}
+
     def known_rejects(self) -> dict[str, tuple[bytes, str]]:
         """Location → (fingerprint, reason) of every package the loader refused."""
         rows = self._writer.execute("SELECT location, fingerprint, reason FROM rejects")
@@ -477,18 +484,30 @@ def store_file(directory: str, package_paths: Sequence[str]) -> str:
     return os.path.join(directory, f"catalog-{digest}.sqlite")
 
 
+def bucket_store_file(directory: str, bucket_url: str) -> str:
+    """The file of a storage bucket's index in ``directory``: one per bucket URL, so
+    registries following different buckets never share a file."""
+    digest = hashlib.sha256(bucket_url.encode()).hexdigest()[:16]
+    return os.path.join(directory, f"storage-index-{digest}.sqlite")
+
+
 def _identity(options: Sequence[object]) -> str:
     """What a stored row depends on besides its files: the program and the load options."""
     return orjson.dumps([__version__, SCHEMA, [repr(o) for o in options]]).decode()
 
 
 def open_store(
-    directory: str, package_paths: Sequence[str], options: Sequence[object]
+    directory: str,
+    package_paths: Sequence[str],
+    options: Sequence[object],
+    *,
+    path: str | None = None,
 ) -> PackageStore | None:
-    """The catalog file for ``package_paths`` in ``directory``, created when missing and
-    rebuilt when written by another version or with other ``options`` or damaged; ``None``
-    (with a warning) when it cannot be used."""
-    path = store_file(directory, package_paths)
+    """The catalog file for ``package_paths`` in ``directory`` (or the file at ``path``,
+    such as ``bucket_store_file`` names), created when missing and rebuilt when written
+    by another version or with other ``options`` or damaged; ``None`` (with a warning)
+    when it cannot be used."""
+    path = path or store_file(directory, package_paths)
     identity = _identity(options)
     try:
         os.makedirs(directory, exist_ok=True)

@@ -11,22 +11,32 @@ answer is made of, or the digest of its bytes — and keeps one ``Answer`` per i
 The budget counts every distinct body and gzip copy once, plus each key; the least
 recently used keys go first, and an answer goes with its last key. An answer larger
 than the whole budget is returned without being kept.
+
+A group of keys (those whose first element is a route name, such as ``("search", …)``)
+can also be bounded by count and age (``EntryLimit``: the reference's
+``search.cache_size``/``search.cache_ttl`` and ``categories.*`` with
+``-feature-enable-search-cache`` / ``-feature-enable-categories-cache``): past the
+count the group's least recently used key goes, and a key older than the time to live
+is computed again on its next use. These bounds come on top of the byte budget.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import threading
+import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
 from package_registry.queries.lru import ENTRY_OVERHEAD, approx_size
 
-__all__ = ["DEFAULT_MAX_BYTES", "Answer", "AnswerCache"]
+__all__ = ["DEFAULT_MAX_BYTES", "Answer", "AnswerCache", "EntryLimit"]
 
 #: Bytes of answers (bodies, gzip copies and keys) kept per catalog and worker.
 DEFAULT_MAX_BYTES = 24 * 1024 * 1024
@@ -74,6 +84,16 @@ class Answer:
         return f"<Answer {len(self.body)} bytes etag={self.etag}>"
 
 
+@dataclass(frozen=True, slots=True)
+class EntryLimit:
+    """At most ``size`` keys of a group (none when not positive), each kept at most
+    ``ttl`` seconds from when its answer was stored (forever when not positive), as the
+    reference's expirable LRU caches count them."""
+
+    size: int
+    ttl: float
+
+
 class _Held:
     """An answer kept by the cache: how many keys lead to it, how many bytes it was charged."""
 
@@ -89,10 +109,19 @@ class _Held:
 class AnswerCache:
     """Answers of one catalog snapshot by query key, at most ``max_bytes`` in all."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self, max_bytes: int = DEFAULT_MAX_BYTES, limits: Mapping[str, EntryLimit] | None = None
+    ) -> None:
         if max_bytes < 0:
             raise ValueError("max_bytes must not be negative")
         self.max_bytes = max_bytes
+        self.limits = dict(limits or {})
+        #: Per limited group: its keys, least recently used first, with their deadlines.
+        self._groups: dict[str, OrderedDict[Hashable, float]] = {
+            g: OrderedDict() for g in self.limits
+        }
+        #: Keys of limited groups dropped for their count or their age.
+        self.evictions = 0
         #: Bytes currently charged: distinct answers (body + gzip) and keys.
         self.total = 0
         self._keys: OrderedDict[Hashable, tuple[_Held, int]] = OrderedDict()
@@ -110,11 +139,28 @@ class AnswerCache:
         """Distinct answers held."""
         return len(self._answers)
 
+    def group_size(self, group: str) -> int:
+        """Keys held in a limited ``group``."""
+        return len(self._groups.get(group, ()))
+
+    def _group(self, key: Hashable) -> OrderedDict[Hashable, float] | None:
+        """The limited group ``key`` belongs to, if any."""
+        if self._groups and isinstance(key, tuple) and key and isinstance(key[0], str):
+            return self._groups.get(key[0])
+        return None
+
     def get(self, key: Hashable) -> Answer | None:
         with self._lock:
             found = self._keys.get(key)
             if found is None:
                 return None
+            group = self._group(key)
+            if group is not None:
+                if time.monotonic() >= group[key]:
+                    self.evictions += 1
+                    self._drop(key)
+                    return None
+                group.move_to_end(key)
             self._keys.move_to_end(key)
             self.hits += 1
             return found[0].answer
@@ -180,6 +226,13 @@ class AnswerCache:
             held.keys += 1
             self._keys[key] = (held, key_cost)
             self.total += key_cost
+            group = self._group(key)
+            if group is not None:
+                limit = self.limits[key[0]]  # type: ignore[index]
+                group[key] = time.monotonic() + limit.ttl if limit.ttl > 0 else math.inf
+                while 0 < limit.size < len(group):
+                    self.evictions += 1
+                    self._drop(next(iter(group)))
             self._evict()
             return held.answer
 
@@ -195,10 +248,17 @@ class AnswerCache:
 
     def _evict(self) -> None:
         while self.total > self.max_bytes and self._keys:
-            _, (held, key_cost) = self._keys.popitem(last=False)
-            self.total -= key_cost
-            held.keys -= 1
-            if held.keys == 0:
-                del self._answers[held.identity]
-                self.total -= held.charged
-                held.answer.grown = None
+            self._drop(next(iter(self._keys)))
+
+    def _drop(self, key: Hashable) -> None:
+        """Forget ``key`` (held), and its answer with its last key (lock held)."""
+        held, key_cost = self._keys.pop(key)
+        group = self._group(key)
+        if group is not None:
+            del group[key]
+        self.total -= key_cost
+        held.keys -= 1
+        if held.keys == 0:
+            del self._answers[held.identity]
+            self.total -= held.charged
+            held.answer.grown = None

@@ -18,12 +18,15 @@ poller; the last good index keeps serving.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import time
 import urllib.parse
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -34,6 +37,7 @@ from package_registry.packages.jsonmodel import JsonModelError, package_from_jso
 from package_registry.packages.model import Package
 from package_registry.packages.records import with_deprecation
 from package_registry.packages.versions import Version
+from package_registry.sources.storedindex import StoredIndex
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -57,6 +61,8 @@ log = logging.getLogger("package_registry.storage")
 _METADATA = "v2/metadata"
 _INDEX_FILE = "search-index-all.json"
 _DELTA_FILE = "search-index-delta.json"
+#: Bytes asked of a store at a time when an index is read as a stream.
+_STREAM_CHUNK = 1 << 20
 #: What the Go client reports for a missing object; the reference's messages end with it.
 _MISSING = "storage: object doesn't exist"
 
@@ -68,6 +74,10 @@ _Key = tuple[str, str]
 
 class StorageError(Exception):
     """The bucket could not be read or holds something unusable; ``str`` says why."""
+
+
+class _BadIndex(StorageError):
+    """The index document has the wrong shape (not a bucket's failure to read it)."""
 
 
 class _ObjectMissing(StorageError):
@@ -128,6 +138,48 @@ class Bucket(Protocol):
         without the prefix or the trailing ``/``."""
         ...
 
+    def stream(self, name: str) -> Stream:
+        """Object ``name`` to read a piece at a time (the SQL indexer never holds a whole
+        index); its reads raise ``StorageError`` (``_ObjectMissing`` when there is none)."""
+        ...
+
+
+class Stream:
+    """A readable object of a bucket: ``read(size)`` gives the next bytes (``b""`` at the
+    end), each call bounded by the total outgoing timeout from the open, and the store's
+    errors become ``StorageError`` through ``translate``."""
+
+    def __init__(
+        self,
+        opener: Callable[[], IO[bytes]],
+        translate: Callable[[Exception], StorageError | None],
+        total: float | None = None,
+    ) -> None:
+        self._opener = opener
+        self._raw: IO[bytes] | None = None
+        self._translate = translate
+        self._deadline = None if total is None else time.monotonic() + total
+        self._total = total
+
+    def read(self, size: int = -1) -> bytes:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise StorageError(f"read timeout: more than {self._total:g}s")
+        try:
+            if self._raw is None:  # opened on the first read: clients fail there too
+                self._raw = self._opener()
+            return self._raw.read(size)
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is None:
+                raise
+            raise translated from None
+
+    def close(self) -> None:
+        if self._raw is not None:
+            with contextlib.suppress(Exception):
+                self._raw.close()
+            self._raw = None
+
 
 class GcsBucket:
     """A Cloud Storage bucket, read with ``google-cloud-storage``."""
@@ -143,6 +195,7 @@ class GcsBucket:
         #: Per request: (connect, read) seconds; retries stop after the total.
         self._timeout = (timeouts.connect, timeouts.read)
         self._retry = DEFAULT_RETRY.with_deadline(timeouts.total)
+        self._total = timeouts.total
 
     def read(self, name: str) -> bytes:
         from google.api_core.exceptions import NotFound
@@ -168,6 +221,23 @@ class GcsBucket:
             ]
         except _gcs_errors() as exc:
             raise StorageError(str(exc)) from None
+
+    def stream(self, name: str) -> Stream:
+        return Stream(
+            lambda: self._bucket.blob(name).open(
+                "rb", chunk_size=_STREAM_CHUNK, retry=self._retry, timeout=self._timeout
+            ),
+            _translate_gcs,
+            self._total,
+        )
+
+
+def _translate_gcs(exc: Exception) -> StorageError | None:
+    from google.api_core.exceptions import NotFound
+
+    if isinstance(exc, NotFound):
+        return _ObjectMissing(_MISSING)
+    return StorageError(str(exc)) if isinstance(exc, _gcs_errors()) else None
 
 
 def _gcs_errors() -> tuple[type[Exception], ...]:
@@ -224,6 +294,18 @@ class S3Bucket:
         except _s3_errors() as exc:
             raise StorageError(str(exc)) from None
 
+    def stream(self, name: str) -> Stream:
+        client = self._client
+
+        def translate(exc: Exception) -> StorageError | None:
+            if isinstance(exc, client.exceptions.NoSuchKey):
+                return _ObjectMissing(_MISSING)
+            return StorageError(str(exc)) if isinstance(exc, _s3_errors()) else None
+
+        return Stream(
+            lambda: client.get_object(Bucket=self._name, Key=name)["Body"], translate, self._total
+        )
+
 
 def _s3_errors() -> tuple[type[Exception], ...]:
     """What an S3 call can raise: API errors, credential and transport errors."""
@@ -255,6 +337,17 @@ class IndexFileBucket:
 
     def folders(self, prefix: str) -> list[str]:
         return [self.REVISION] if prefix == f"{_METADATA}/" else []
+
+    def stream(self, name: str) -> Stream:
+        if name != f"{_METADATA}/{self.REVISION}/{_INDEX_FILE}":
+            return Stream(lambda: io.BytesIO(self.read(name)), lambda _: None)
+
+        def translate(exc: Exception) -> StorageError | None:
+            if isinstance(exc, OSError):
+                return StorageError(f"failed to read index file {self._path}: {exc}")
+            return None
+
+        return Stream(lambda: open(self._path, "rb"), translate)
 
 
 class LocalBucket:
@@ -292,6 +385,22 @@ class LocalBucket:
             return []
         except OSError as exc:
             raise StorageError(str(exc)) from None
+
+    def stream(self, name: str) -> Stream:
+        path = self._path(name)
+
+        def opener() -> IO[bytes]:
+            if path is None:
+                raise FileNotFoundError(name)
+            return open(path, "rb")
+
+        return Stream(opener, _translate_local)
+
+
+def _translate_local(exc: Exception) -> StorageError | None:
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+        return _ObjectMissing(_MISSING)
+    return StorageError(str(exc)) if isinstance(exc, OSError) else None
 
 
 def open_bucket(
@@ -361,10 +470,18 @@ class StorageIndex:
     """
 
     def __init__(
-        self, bucket: Bucket, location: BucketLocation, *, incremental: bool = False
+        self,
+        bucket: Bucket,
+        location: BucketLocation,
+        *,
+        incremental: bool = False,
+        stored: StoredIndex | None = None,
     ) -> None:
         self.location = location
         self.incremental = incremental
+        #: With the SQL storage indexer: where the index's packages are kept; the index
+        #: is then read as a stream, each entry stored before the next is decoded.
+        self.stored = stored
         #: The loaded cursor; ``None`` before the first successful update.
         self.cursor: str | None = None
         #: The current packages in index order, deprecation notices spread.
@@ -490,6 +607,8 @@ class StorageIndex:
 
     def _load_index(self, cursor: str) -> list[Package]:
         path = _object_path(self.location.root, _METADATA, cursor, _INDEX_FILE)
+        if self.stored is not None:
+            return self._stream_index(path, self.stored)
         data = self._download(path, "index")
         try:
             document = orjson.loads(data)
@@ -506,6 +625,26 @@ class StorageIndex:
             raise StorageError(
                 f"unexpected error parsing package from index file (token: [): {exc}"
             ) from None
+
+    def _stream_index(self, path: str, stored: StoredIndex) -> list[Package]:
+        """The index at ``path`` decoded one entry at a time into ``stored``."""
+        import ijson
+
+        stream = self._bucket.stream(path)
+        try:
+            return stored.load(_index_entries(self._bucket, path, stream), _decode)
+        except _BadIndex:
+            raise
+        except StorageError as exc:
+            raise type(exc)(f"can't read the index file (path: {path}): {exc}") from None
+        except ijson.JSONError as exc:
+            raise StorageError(f"unexpected error while reading index file: {exc}") from None
+        except JsonModelError as exc:
+            raise StorageError(
+                f"unexpected error parsing package from index file (token: [): {exc}"
+            ) from None
+        finally:
+            stream.close()
 
     def _load_delta(self, cursor: str) -> _Delta:
         path = _object_path(self.location.root, _METADATA, cursor, _DELTA_FILE)
@@ -527,6 +666,46 @@ class StorageIndex:
 def _decode(entry: Any) -> Package:
     """The package of one ``{"package_manifest": {…}}`` entry."""
     return package_from_json(entry.get("package_manifest") if isinstance(entry, dict) else entry)
+
+
+def _index_entries(bucket: Bucket, path: str, stream: Stream) -> Iterator[Any]:
+    """The items of the index document's ``packages`` array, read from ``stream``.
+
+    ijson's C backend builds each item at full speed only when it is asked for them by
+    prefix, which skips anything else; so the shape checks the whole-document reader
+    makes (an object, whose ``packages`` is an array) are made by reading the object
+    again only when no item came out, before the empty index could be published.
+    """
+    import ijson
+
+    count = 0
+    for entry in ijson.items(stream, "packages.item", use_float=True, buf_size=_STREAM_CHUNK):
+        count += 1
+        yield entry
+    if count == 0:
+        again = bucket.stream(path)
+        try:
+            _check_shape(ijson.parse(again, buf_size=_STREAM_CHUNK))
+        finally:
+            again.close()
+
+
+def _check_shape(events: Iterator[tuple[str, str, Any]]) -> None:
+    """Raise ``StorageError`` unless the events are an object whose ``packages`` (if
+    present) is an array or null."""
+    _, event, value = next(events, ("", "end", None))
+    if event != "start_map":
+        raise _BadIndex(f"expected an object in index file, found {_event_token(event, value)}")
+    for prefix, event, value in events:
+        if prefix == "packages" and event not in ("map_key", "end_map"):
+            if event in ("start_array", "null"):
+                return
+            raise _BadIndex(f"expected opening array, found {_event_token(event, value)}")
+
+
+def _event_token(event: str, value: Any) -> str:
+    """``_go_token`` of the value an ijson event starts."""
+    return {"start_map": "{", "start_array": "["}.get(event) or _go_token(value)
 
 
 def _entries(document: dict[str, Any], key: str) -> list[Any]:

@@ -51,6 +51,7 @@ from package_registry.web.responses import (
 Parsed = tuple[Any, Hashable] | str
 
 log = logging.getLogger("package_registry.proxy")
+cache_log = logging.getLogger("package_registry.cache")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +151,29 @@ class SearchRoutes:
             return bad_request(parsed)
         query, key = parsed
         snapshot = self._ctx.holder.current
+        cache = snapshot.cache
+        limited = kind.name in cache.limits
         try:
-            answer = kind.answer(snapshot.cache, key, snapshot.catalog, query)
+            answer = cache.get(key) if limited else None
+            if answer is not None:
+                _cache_debug("using as response cached request", request, cache, kind.name)
+            else:
+                evictions = cache.evictions
+                answer = kind.answer(cache, key, snapshot.catalog, query)
+                if limited:
+                    _cache_debug(
+                        "added to cache request",
+                        request,
+                        cache,
+                        kind.name,
+                        evicted=cache.evictions != evictions,
+                    )
         except QueryFailed as err:
             return not_found(f"{kind.failure_prefix}{err}")
         response = cached_response(request, answer, kind.headers)
-        response.replayable = True  # only 200s are ever replayed
+        # Only 200s are ever replayed; answers bounded by count and age are served from
+        # the answer cache every time, so that those bounds hold for every copy kept.
+        response.replayable = not limited
         return response
 
     async def _merged(self, request: Request, kind: _Kind) -> Response:
@@ -180,6 +198,18 @@ class SearchRoutes:
                 return internal_error()
             answer = kind.proxied.put(key, kind.merge(query, mine, theirs))
         return cached_response(request, answer, kind.headers)
+
+
+def _cache_debug(
+    message: str, request: Request, cache: AnswerCache, group: str, evicted: bool | None = None
+) -> None:
+    """The reference's debug line for a bounded /search or /categories answer cache."""
+    if cache_log.isEnabledFor(logging.DEBUG):
+        url = f"{request.path}?{request.query}" if request.query else request.path
+        extra: dict[str, object] = {"cache.url": url, "cache.size": cache.group_size(group)}
+        if evicted is not None:
+            extra["cache.eviction"] = evicted
+        cache_log.debug(message, extra=extra)
 
 
 def cached_response(
