@@ -89,6 +89,9 @@ def child(mode: str, folder: str, database: str) -> None:
                 "peak_rss_mb": round(high_water_mark() / 2**20, 1),
                 "kept": stored.kept if stored else None,
                 "stored": stored.stored if stored else None,
+                "database_mb": round(os.path.getsize(stored.store.path) / 2**20, 1)
+                if stored
+                else None,
             }
         )
     )

@@ -4,10 +4,11 @@ gzip made once per answer (and charged to the budget)."""
 from __future__ import annotations
 
 import gzip
+import time
 
 import pytest
 
-from package_registry.queries.cache import Answer, AnswerCache
+from package_registry.queries.cache import Answer, AnswerCache, EntryLimit
 from package_registry.queries.lru import ENTRY_OVERHEAD, ByteLRU, approx_size
 
 
@@ -163,3 +164,33 @@ def test_answer_gzip_is_made_once_and_decompresses_to_the_body():
     packed = answer.gzip()
     assert answer.gzip() is packed
     assert gzip.decompress(packed) == answer.body
+
+
+def test_a_limited_group_keeps_its_most_recently_used_keys() -> None:
+    cache = AnswerCache(1 << 20, {"search": EntryLimit(size=2, ttl=0)})
+    computed: list[str] = []
+
+    def ask(key: tuple[str, str]) -> None:
+        cache.get_or_compute(key, lambda: computed.append(key[1]) or key[1].encode())
+
+    for query in ("a", "b", "a", "c", "a", "b"):
+        ask(("search", query))
+    ask(("categories", "x"))  # another group: not counted, never evicted by search
+    ask(("categories", "y"))
+    ask(("categories", "z"))
+
+    assert computed == ["a", "b", "c", "b", "x", "y", "z"]
+    assert cache.group_size("search") == 2 and cache.evictions == 2
+    assert len(cache) == 5
+
+
+def test_a_limited_group_recomputes_an_answer_after_its_time_to_live() -> None:
+    cache = AnswerCache(1 << 20, {"categories": EntryLimit(size=0, ttl=0.05)})
+    computed = []
+    key = ("categories", "q")
+    for _ in range(2):
+        cache.get_or_compute(key, lambda: computed.append(1) or b"answer")
+    time.sleep(0.06)
+    assert cache.get(key) is None
+    cache.get_or_compute(key, lambda: computed.append(1) or b"answer")
+    assert len(computed) == 2 and cache.group_size("categories") == 1

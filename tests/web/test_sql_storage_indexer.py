@@ -130,6 +130,23 @@ def test_a_moved_cursor_keeps_unchanged_rows(registry, bucket, tmp_path):
     ]
 
 
+def test_the_insert_batch_size_sizes_the_writes(registry, bucket, tmp_path):
+    server = start(
+        registry,
+        bucket,
+        "-feature-sql-storage-indexer",
+        "-log-level=debug",
+        database=tmp_path / "db",
+        env={"EPR_SQL_INDEXER_DB_INSERT_BATCH_SIZE": "3"},
+    )
+    batches = [
+        line.get("num.packages") or (line.get("num") or {}).get("packages")  # type: ignore[union-attr]
+        for line in server.logs()
+        if line.get("message") == "Filled database with a batch of packages"
+    ]
+    assert batches == [3, 3, 1]  # the seven entries of the first index
+
+
 def test_a_restart_reuses_the_database_and_a_damaged_one_is_rebuilt(registry, bucket, tmp_path):
     database = tmp_path / "db"
     first = start(registry, bucket, "-feature-sql-storage-indexer", database=database)

@@ -123,6 +123,7 @@ class StoredIndex:
             return
         items = [(location, digest, form) for digest, (location, form, _) in pending.items()]
         added = None if self.store.failed else self.store.add(items, lambda _: None)
+        log.debug("Filled database with a batch of packages", extra={"num.packages": len(items)})
         for index, (digest, (_, form, positions)) in enumerate(pending.items()):
             if added is None:  # the file cannot be written: keep the compressed form
                 package = revive(form.light, FormDocuments(form), None, self.store.interned)
