@@ -74,6 +74,14 @@ conformance: $(BIN)/.installed
 bench: $(BIN)/.installed
 	bench/serve.sh
 
+## Memory, start-up, restart, reload and query speed by corpus size (~15 min; corpora kept
+## in /tmp/scale-corpora); SCALE_SIZES=2000,10000,20000,50000 adds the largest,
+## SCALE_ARGS="--json out.json" more options; see bench/README.md.
+SCALE_SIZES ?= 2000,10000,20000
+.PHONY: bench-scale
+bench-scale: $(BIN)/.installed
+	$(BIN)/python bench/scale.py --sizes $(SCALE_SIZES) $(SCALE_ARGS)
+
 ## Reliability scenarios (soak, reloads, hostile input, faults, slow clients; ~20 min,
 ## RELIABILITY_QUICK=1 for a ~2 min smoke run); see docs/reliability.md.
 reliability: $(BIN)/.installed
