@@ -130,6 +130,13 @@ def has_catalog_flag(help_text: str) -> bool:
     return any(line.split()[:1] == ["-catalog-path"] for line in help_text.splitlines())
 
 
+def log_message(line: str) -> str:
+    """The ``message`` of an ECS JSON log line; another line as it is."""
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        return str(json.loads(line)["message"])
+    return line.strip()
+
+
 def mib(kib: float | None) -> str:
     return "-" if kib is None else f"{kib / 1024:,.0f}"
 
@@ -309,11 +316,11 @@ class Registry:
             time.sleep(0.05)
         time.sleep(0.5)
 
-    def log_line(self, text: str) -> str | None:
-        """The first line of the registry's log holding ``text``."""
+    def log_message(self, text: str) -> str | None:
+        """The message of the first line of the registry's log holding ``text``."""
         self._log.flush()
         with open(self.log_path, errors="replace") as log:
-            return next((line.strip() for line in log if text in line), None)
+            return next((log_message(line) for line in log if text in line), None)
 
     def memory(self) -> dict[str, object]:
         return memory_summary(session_memory(self.process.pid), self.process.pid)
@@ -533,7 +540,7 @@ def wait_visible(
     while time.perf_counter() - began < timeout:
         if registry.process.poll() is not None:
             raise registry.failure("registry exited during a reload")
-        gave_up = registry.log_line(WATCHER_GAVE_UP)
+        gave_up = registry.log_message(WATCHER_GAVE_UP)
         if gave_up:
             raise ReloadUnavailable(gave_up)
         if visible(registry, target, version, description):
@@ -777,7 +784,8 @@ def report(results: list[dict[str, object]], meta: dict[str, object]) -> str:
             rel = r["reload"]
             cells = [f"{r['versions']:,}"]
             if "error" in rel:
-                rows.append([*cells, "-", str(rel["error"])[:120], "-", "-"])
+                error = str(rel["error"]).replace("|", "/")[:100]
+                rows.append([*cells, "-", error, "-", "-"])
                 continue
             for key in ("description_s", "new_version_s"):
                 runs = rel.get(key, [])

@@ -92,6 +92,15 @@ def test_catalog_flag_is_recognised_only_as_a_flag_line() -> None:
     assert not scale.has_catalog_flag(mentioned)
 
 
+def test_log_message_of_an_ecs_line_or_of_another_line() -> None:
+    ecs = '{"@timestamp":"2026-12-08T04:42:53.193Z","log.level":"error","message":"gave up"}\n'
+    assert scale.log_message(ecs) == "gave up"
+    assert scale.log_message("Traceback (most recent call last):\n") == (
+        "Traceback (most recent call last):"
+    )
+    assert scale.log_message("[1, 2]\n") == "[1, 2]"
+
+
 def test_markdown_table() -> None:
     table = scale.markdown_table(["versions", "PSS"], [["2,000", "57"], ["20,000", "400"]])
     assert table.splitlines() == [
