@@ -26,7 +26,7 @@ per size:
   catalog folder (median);
 * **memory**: total PSS (``/proc/<pid>/smaps_rollup``) of every process of the registry's
   session — parent, workers and any helper — once started and after a mixed load, for the
-  first start and the last restart;
+  first start and the last restart; and the catalog folder's size after the first start;
 * **queries** (same two runs): p50/p99 of ``--queries`` distinct ``kibana.version``
   searches (each value new, so no answer cache hit), one after the other on a keep-alive
   connection, then the first ``/search?all=true&prerelease=true``; then the mixed load
@@ -192,6 +192,11 @@ def memory_summary(processes: list[ProcessMemory], leader: int) -> dict[str, obj
         "total_kib": total,
         "per_process": [{"pid": p.pid, "ppid": p.ppid, **p.memory} for p in processes],
     }
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (the persistent catalog's size on disk)."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def free_port() -> int:
@@ -692,6 +697,8 @@ def measure_size(args: argparse.Namespace, versions: int, catalog_flag: bool) ->
                 os.mkdir(catalog)
         with running(corpus, scratch, args.workers, catalog) as registry:
             result["first"] = served_run(registry, args.queries, seed=1)
+        if catalog is not None and catalog != ":memory:":
+            result["catalog_bytes"] = folder_bytes(Path(catalog))
         print(f"  first start {result['first']['to_search_s']:.2f} s to /search", flush=True)
         restarts = []
         for index in range(args.restarts):
@@ -748,10 +755,13 @@ def report(results: list[dict[str, object]], meta: dict[str, object]) -> str:
                     mib(start["parent_pss_kib"]),
                     mib(loaded["pss_kib"]),
                     mib(loaded["pss_kib"] - start["pss_kib"]),
+                    mib(r["catalog_bytes"] / 1024)
+                    if label == "first start" and "catalog_bytes" in r
+                    else "-",
                 ]
             )
     headers = ["versions", "run", "processes", "after start", "of it parent", "after load"]
-    out += [markdown_table([*headers, "growth"], rows), ""]
+    out += [markdown_table([*headers, "growth", "catalog folder"], rows), ""]
 
     out += ["Start-up: seconds from launch (restart: median)", ""]
     rows = []

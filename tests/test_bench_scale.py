@@ -140,6 +140,7 @@ def test_report_renders_every_table() -> None:
             "floor_s": 4.0,
             "load_before": 1.5,
             "load_after": 3.2,
+            "catalog_bytes": 300 * 1024 * 1024,
             "first": _served(8.0, 0.001),
             "restarts": [
                 {"to_health_s": 7.0, "to_search_s": 7.1},
@@ -157,8 +158,9 @@ def test_report_renders_every_table() -> None:
     ]
     meta = {"date": "2026-12-08", "nproc": 2, "workers": 2, "catalog": "in memory", "commit": "x"}
     text = scale.report(results, meta)
-    assert "| 20,000 | first start | 3 | 400 | 120 | 460 | 60 |" in text
-    assert "| 20,000 | restart | 3 | 400 | 120 | 460 | 60 |" in text
+    assert "| 20,000 | first start | 3 | 400 | 120 | 460 | 60 | 300 |" in text
+    assert "| 20,000 | restart | 3 | 400 | 120 | 460 | 60 | - |" in text
+    assert "| 50,000 | first start | 3 | 400 | 120 | 460 | 60 | - |" in text
     # Restart: the median of three; the floor ratio is the first start's /search.
     assert "| 20,000 | 37,000 | 4.00 | 7.99 | 8.00 | 2.00x | 7.00 | 7.10 | 1.5, 3.2 |" in text
     assert "| 50,000 | - | - | 19.99 | 20.00 | - | - | - | - |" in text
@@ -182,6 +184,13 @@ def _tree(root: Path) -> dict[str, bytes]:
         for path in sorted(root.rglob("*"))
         if path.is_file()
     }
+
+
+def test_folder_bytes_counts_files_below(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "catalog.sqlite").write_bytes(b"x" * 1000)
+    (tmp_path / "sub" / "catalog.sqlite-wal").write_bytes(b"y" * 24)
+    assert scale.folder_bytes(tmp_path) == 1024
 
 
 def test_corpus_is_generated_once_and_again_when_left_changed(tmp_path: Path) -> None:
