@@ -262,3 +262,20 @@ def test_documents_read_back_render_exactly_as_loaded(paths, tmp_path):
             for ref in package.policy_templates:
                 for category in set(category_closure(ref.categories or ())) - closure:
                     assert package.documents.pruned(category) == loaded.documents.pruned(category)
+
+
+def test_a_reload_for_reported_changes_stats_only_what_was_reported(paths, tmp_path):
+    """The watcher sees every change while the registry runs: a reload it asked for does
+    not stat the other packages again; a reload without reported paths checks them all."""
+    reuse = _reuse(tmp_path / "catalog", paths)
+    _load(paths, reuse)
+    packages = sorted(p for p in Path(paths[0]).iterdir() if p.is_dir() and p.name != "broken")
+    unreported = sorted(v for v in packages[0].iterdir() if v.is_dir())[0] / "manifest.yml"
+    unreported.write_text(unreported.read_text().replace("description:", "description: U.", 1))
+    reported = sorted(v for v in packages[1].iterdir() if v.is_dir())[0] / "docs" / "README.md"
+    reported.write_text("# Reported\n")
+    reuse.changed({str(reported)})
+    _load(paths, reuse)
+    assert reuse.loaded_count == 1  # the reported one only
+    _load(paths, reuse)  # no reported path: every fingerprint is checked
+    assert reuse.loaded_count == 1  # the unreported change is found now

@@ -15,7 +15,10 @@ elsewhere, while tools that copy (``COPY``, ``cp -p``, ``rsync``) keep the times
   always loaded again.
 
 Equal fingerprint → the stored package; different or missing → the package is loaded
-and stored; a refused package is remembered with its reason the same way. Packages
+and stored; a refused package is remembered with its reason the same way. A reload the
+watcher asked for with a short list of changed paths takes every other package of the
+current catalog as it is, without a ``stat``: the watcher sees every change while the
+registry runs. Packages
 kept from the previous catalog of this process are reused as they are (no row read).
 """
 
@@ -39,6 +42,11 @@ from package_registry.sources.base import Reject
 __all__ = ["Reuse", "fingerprint"]
 
 log = logging.getLogger("package_registry.sources")
+
+#: Up to this many paths reported by the watcher, a reload stats only the packages they
+#: are in (and new ones); more, as after a burst in which the kernel may have dropped
+#: events, and every package's fingerprint is checked again.
+TRUSTED_CHANGES = 1000
 
 
 def _stat(path: str) -> tuple[int, int] | None:
@@ -77,6 +85,9 @@ class Reuse:
         self._changed_lock = threading.Lock()
         #: Package locations the watcher reported changed, for the load under way.
         self._dirty: set[str] = set()
+        #: Whether the load under way follows a short list of changes from the watcher:
+        #: then the packages it did not report are not stat'ed again.
+        self._trusted = False
         self._first = True
         #: Packages (and refusals) of the last load taken as held, and loaded afresh.
         self.reused = 0
@@ -101,6 +112,7 @@ class Reuse:
         its parent folders (a ``.sig`` counts for its package)."""
         with self._changed_lock:
             changed, self._changed = self._changed, set()
+        self._trusted = not self._first and 0 < len(changed) <= TRUSTED_CHANGES
         out: set[str] = set()
         for path in changed:
             path = os.path.normpath(path).removesuffix(".sig")
@@ -113,7 +125,12 @@ class Reuse:
         return out
 
     def _print(self, location: str) -> bytes | None:
-        """``fingerprint(location)``, taken once per load."""
+        """``fingerprint(location)``, taken once per load; on a reload the watcher asked
+        for, the current catalog's own for every package it did not report."""
+        if self._trusted and location not in self._dirty:
+            live = self._live.get(location)
+            if live is not None:
+                return live[0]
         try:
             return self._prints[location]
         except KeyError:
