@@ -3,8 +3,7 @@
 Building does all the per-package work once (category closures, /categories
 contributions, filter signatures, sorting) so that queries only walk prepared lists; the
 /search items are rendered by the packages' documents, once, when first needed. Equal
-closures and contributions are shared between versions: a catalog of tens of thousands
-of versions holds a few hundred distinct ones. It keeps the sources (indexers) apart and
+closures and contributions are shared between versions. It keeps the sources (indexers) apart and
 in precedence order, as the reference filters every indexer on its own before merging
 their answers.
 """
@@ -13,15 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TypeVar
 
 from package_registry.catalog.snapshot import Catalog, Entry, Signature
 from package_registry.packages.documents import category_closure
 from package_registry.packages.model import Package
 
 __all__ = ["build_catalog"]
-
-T = TypeVar("T")
 
 
 def _counts(package: Package) -> tuple[tuple[str, int], ...]:
@@ -101,37 +97,47 @@ class _Signatures:
         return index
 
 
-class _Interned:
-    """One shared object per distinct value (category sets, /categories contributions),
-    and category closures computed once per distinct list of categories."""
+#: What an entry derives from a package's categories and policy templates alone.
+_Categories = tuple[
+    frozenset[str], frozenset[str], tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]
+]
+
+
+class _Derived:
+    """Category closures and /categories contributions, computed once per distinct pair
+    of (categories, policy templates) and shared by every entry that has it: a catalog of
+    tens of thousands of versions holds a few hundred distinct ones."""
 
     def __init__(self) -> None:
-        self._values: dict[object, object] = {}
-        self._closures: dict[tuple[str, ...], frozenset[str]] = {}
+        self._by_categories: dict[tuple[object, object], _Categories] = {}
 
-    def __call__(self, value: T) -> T:
-        return self._values.setdefault(value, value)  # type: ignore[return-value]
-
-    def closure(self, categories: tuple[str, ...]) -> frozenset[str]:
-        found = self._closures.get(categories)
+    def __call__(self, package: Package) -> _Categories:
+        key = (package.categories, package.policy_templates)
+        found = self._by_categories.get(key)
         if found is None:
-            found = self._closures[categories] = category_closure(categories)
+            closure = category_closure(package.categories)
+            templates = category_closure(
+                c for t in package.policy_templates for c in (t.categories or ())
+            )
+            found = self._by_categories[key] = (
+                closure,
+                templates - closure,
+                _counts(package),
+                _counts_with_templates(package, closure),
+            )
         return found
 
 
-def _entry(package: Package, source: int, sig: int, intern: _Interned) -> Entry:
-    closure = intern.closure(package.categories)
-    template_closure = intern.closure(
-        tuple(c for t in package.policy_templates for c in (t.categories or ()))
-    )
+def _entry(package: Package, source: int, sig: int, derived: _Derived) -> Entry:
+    closure, template_only, counts, with_templates = derived(package)
     return Entry(
         package=package,
         source=source,
         sig=sig,
         categories=closure,
-        template_categories=intern(template_closure - closure),
-        counts=intern(_counts(package)),
-        counts_with_templates=intern(_counts_with_templates(package, closure)),
+        template_categories=template_only,
+        counts=counts,
+        counts_with_templates=with_templates,
     )
 
 
@@ -146,7 +152,7 @@ def build_catalog(sources: Sequence[Sequence[Package]]) -> Catalog:
     source keeps its first occurrence, as the reference's indexers do.
     """
     signatures = _Signatures()
-    intern = _Interned()
+    derived = _Derived()
     newest: list[dict[str, tuple[Entry, ...]]] = []
     firsts: list[dict[str, tuple[Entry, ...]]] = []
     unspecified: list[tuple[Entry, ...]] = []
@@ -164,7 +170,7 @@ def build_catalog(sources: Sequence[Sequence[Package]]) -> Catalog:
             if package.key in seen:
                 continue
             seen.add(package.key)
-            entry = _entry(package, source, signatures.intern(package), intern)
+            entry = _entry(package, source, signatures.intern(package), derived)
             per_name[package.name].append(entry)
             by_version[package.name].setdefault(package.version, []).append(entry)
             by_key.setdefault(package.key, entry)
