@@ -33,7 +33,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"packages"}),
     frozenset({"config"}),
     # Go's text and path rules and the version string, used by every layer.
-    frozenset({"gotext", "gopath", "__init__"}),
+    frozenset({"gotext", "gopath", "heap", "__init__"}),
 )
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 

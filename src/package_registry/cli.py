@@ -21,6 +21,7 @@ from package_registry import __version__
 from package_registry.config import ConfigError, Settings, UsageRequested, load_settings
 from package_registry.config.flags import CPUS
 from package_registry.config.goflags import format_duration
+from package_registry.heap import trim_heap
 from package_registry.observability.logging import setup_logging
 
 if TYPE_CHECKING:
@@ -201,6 +202,7 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
     # The catalog lives as long as the process: keep the collector from rescanning it,
     # and keep its pages shared with forked workers.
     gc.collect()
+    trim_heap()
     gc.freeze()
     if metrics is not None:
         metrics.describe_service(__version__, len(holder.catalog))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from package_registry.catalog.build import build_catalog
 from package_registry.catalog.holder import CatalogHolder
 from package_registry.catalog.snapshot import Catalog
+from package_registry.heap import trim_heap
 from package_registry.loading import LoadOutcome
 from package_registry.packages.model import Package
 from package_registry.sources.watcher import PackagePathWatcher
@@ -163,6 +164,7 @@ class CatalogRefresher:
         gc.unfreeze()
         self._holder.swap(catalog)
         gc.collect()
+        trim_heap()
         gc.freeze()
         if self._metrics is not None:
             self._metrics.indexed_packages.set(len(catalog))

@@ -16,6 +16,7 @@ import io
 from collections.abc import Iterable, Sequence
 
 from package_registry.catalog.snapshot import Catalog, Entry, Signature, entry_fragments
+from package_registry.heap import trim_heap
 from package_registry.packages.versions import Constraint, Version
 from package_registry.queries.params import Filters, SearchQuery
 
@@ -243,6 +244,11 @@ def search_entries(catalog: Catalog, query: SearchQuery) -> list[Entry]:
     return chosen
 
 
+#: Answers from this size up give freed memory back once written (an ``all=true``
+#: listing of tens of thousands of versions reads as many items).
+_TRIM_AFTER = 4 << 20
+
+
 def render_search(fragments: list[bytes]) -> bytes:
     """The /search body: a JSON array of pre-rendered items; ``[]`` (no newline) if empty."""
     if not fragments:
@@ -266,7 +272,11 @@ def render_entries(entries: Sequence[Entry], category: str | None) -> bytes:
         out.write(fragment)
         separator = b",\n"
     out.write(b"\n]\n")
-    return out.getvalue()
+    body = out.getvalue()
+    if len(body) >= _TRIM_AFTER:
+        del out
+        trim_heap()  # the items read on the way are free now
+    return body
 
 
 def search(catalog: Catalog, query: SearchQuery) -> bytes:
