@@ -10,9 +10,9 @@ import ecs_logging
 import pytest
 
 from package_registry.observability.accesslog import (
+    LineTarget,
     RequestLog,
     dotted,
-    ecs_line,
     request_document,
     split_host,
 )
@@ -62,20 +62,55 @@ def ecs_logging_line(message: str, document: dict[str, object], service: dict[st
     return formatter.format(record).encode() + b"\n"
 
 
+def request_log(service: dict[str, str]) -> RequestLog:
+    log = RequestLog()
+    fields = {f"service.{k}": v for k, v in service.items()}
+    log.configure(enabled=True, ecs=True, service=fields, stream=io.StringIO())
+    return log
+
+
+@pytest.mark.parametrize("trace", [None, ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")])
 @pytest.mark.parametrize("service", [SERVICE, {"environment": "prod", **SERVICE}])
 @pytest.mark.parametrize(("args", "headers"), CASES)
-def test_line_is_what_ecs_logging_writes(args, headers, service):
+def test_line_is_what_ecs_logging_writes(args, headers, service, trace):
     method, path, query, status, sent, seconds, client = args
     service = dict(sorted(service.items()))
     document = request_document(
-        method, path, query, status, sent, seconds, client, headers, service
+        method, path, query, status, sent, seconds, client, headers, service, trace
     )
     message = f"{method} {path} HTTP/1.1"
     fields = {k: v for k, v in document.items() if k not in ("log", "service")}
-    ours, theirs = ecs_line(NOW, message, document), ecs_logging_line(message, fields, service)
+    log = request_log(service)
+    target = LineTarget(path, query)
+    ours = log.line(NOW, target, method, "1.1", status, sent, seconds, client, headers, trace)
+    theirs = ecs_logging_line(message, fields, service)
     assert in_order(ours) == in_order(theirs)
     if ours.isascii():  # ecs-logging escapes non-ASCII text as \uXXXX; orjson writes UTF-8
         assert ours == theirs
+    # Made again from the pieces kept (timestamp, host, agent, status, target): the same.
+    again = log.line(NOW, target, method, "1.1", status, sent, seconds, client, headers, trace)
+    assert again == ours
+
+
+def test_pieces_kept_for_one_line_do_not_leak_into_the_next():
+    log = request_log(SERVICE)
+    target = LineTarget("/search", "a=1")
+    first = log.line(NOW, target, "GET", "1.1", 200, 5, 0.0, "127.0.0.1", [(b"host", b"a:1")])
+    later = NOW + 0.002  # two milliseconds on, another host, a HEAD, a 304
+    second = log.line(later, target, "HEAD", "1.0", 304, 0, 0.0, "::1", [(b"host", b"b")])
+    one, two = json.loads(first), json.loads(second)
+    assert (one["@timestamp"], two["@timestamp"]) == (
+        "2025-11-26T12:07:47.970Z",
+        "2025-11-26T12:07:47.972Z",
+    )
+    assert two["message"] == "HEAD /search HTTP/1.0"
+    assert two["http"] == {
+        "request": {"method": "HEAD"},
+        "response": {"body": {"bytes": 0}, "code": 304},
+    }
+    assert two["url"] == {"domain": "b", "path": "/search", "query": "a=1"}
+    assert two["source"] == {"address": "::1", "ip": "::1"}
+    assert one["url"] == {"domain": "a", "path": "/search", "port": 1, "query": "a=1"}
 
 
 def in_order(line: bytes) -> str:

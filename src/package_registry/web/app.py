@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import aclosing
 from typing import Any
 
-from package_registry.observability.accesslog import REQUEST_LOG
+from package_registry.observability.accesslog import REQUEST_LOG, LineTarget
 from package_registry.observability.apm import Tracing
 from package_registry.observability.metrics import Metrics, request_size
 from package_registry.queries.lru import ENTRY_OVERHEAD, ByteLRU, approx_size
@@ -282,6 +282,7 @@ class RegistryApp:
         tracing = self.tracing
         if metrics is None and log is None and tracing is None:
             return None
+        line_target = LineTarget(path, query) if log is not None else None
 
         def replayed(
             method: str,
@@ -302,7 +303,17 @@ class RegistryApp:
             if log is not None:
                 host = client[0] if client else None
                 log.write(
-                    method, path, http_version, query, 200, sent, seconds, host, headers, trace
+                    method,
+                    path,
+                    http_version,
+                    query,
+                    200,
+                    sent,
+                    seconds,
+                    host,
+                    headers,
+                    trace,
+                    line_target,
                 )
 
         return replayed

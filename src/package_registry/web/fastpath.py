@@ -44,7 +44,8 @@ EXTENSION = "package_registry.replay"
 #: application sets ``STORE.max_bytes`` from its cache budget before workers fork.
 MAX_BYTES = 16 * 1024 * 1024
 #: What an entry costs besides its key, header block and body: the entry object, its
-#: dict slot and the application's replay hook (which holds the path and query again).
+#: dict slot and the application's replay hook (its copies of the target are counted
+#: with the key, see ``ReplayStore._cost``).
 ENTRY_OVERHEAD = 400
 #: Bodies above this size are handed to the transport beside the header block (one
 #: ``writelines``, sent as one ``writev``) instead of being copied into one buffer.
@@ -168,7 +169,9 @@ class ReplayStore:
 
     @staticmethod
     def _cost(key: tuple[bytes, bool], entry: Entry) -> int:
-        return 2 * len(key[0]) + len(entry.head) + ENTRY_OVERHEAD
+        # The target three times: the key, and the application's replay hook, which holds
+        # the path and query and their request-log rendering (``accesslog.LineTarget``).
+        return 3 * len(key[0]) + len(entry.head) + ENTRY_OVERHEAD
 
     def _drop(self, key: tuple[bytes, bool], entry: Entry) -> None:
         self.total -= self._cost(key, entry)
