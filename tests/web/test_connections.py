@@ -90,6 +90,20 @@ def test_beyond_max_connections_the_longest_waiting_one_is_closed(registry):
         assert idle[-1].recv(65536).startswith(b"HTTP/1.1 200 ")
 
 
+def test_a_connection_just_used_is_not_the_one_closed_for_room(registry):
+    server = registry(flags=["-workers=1", "-max-connections=5"])
+    with ExitStack() as stack:
+        idle = [stack.enter_context(connect(server)) for _ in range(5)]
+        time.sleep(0.2)
+        idle[0].sendall(GET)  # the oldest connection becomes the most recently active
+        assert idle[0].recv(65536).startswith(b"HTTP/1.1 200 ")
+        newcomer = stack.enter_context(connect(server))
+        assert closed_after(idle[1], 2) < 2
+        for sock in (idle[0], newcomer):
+            sock.sendall(GET)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+
+
 @pytest.fixture
 def descriptors() -> Iterator[None]:
     """Let this test process open a few thousand sockets."""

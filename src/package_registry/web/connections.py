@@ -9,8 +9,8 @@ gives:
 
 - a request's headers must arrive within ``read_header_timeout`` of its first byte (of
   the connection's opening, for the first request), or the connection is closed;
-- a connection idle between requests is closed after ``idle_timeout`` (uvicorn's own
-  keep-alive timer, given that value);
+- a connection idle between requests is closed after ``idle_timeout`` (in place of
+  uvicorn's keep-alive timer, which the server turns off);
 - at most ``max_connections`` are open per worker: beyond it, the connection that has
   waited longest for a request (idle, or still sending its headers) is closed to make
   room, and when every connection is busy the new one gets a 503 and is closed, so the
@@ -25,10 +25,18 @@ answers every request that arrives with ``Connection: close``, and closes a conn
 that carries no request only once it has stayed idle for ``RETIRE_IDLE`` seconds since
 the worker began retiring, so a client in the middle of a series of requests is told to
 reconnect by an answer, not by a closed connection.
+
+None of this costs a timer or a set update per request: a cached answer is replayed in a
+few µs, and arming and cancelling a timer per request cost about 1 µs of that (as did
+keeping the connections that wait for a request in an ordered set). The deadlines are
+checked by a periodic sweep of the worker's connections instead (``Sweeper``), so each
+fires up to two sweep intervals late (an eighth of the shortest timeout, at most a
+second), never early.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import resource
 from dataclasses import dataclass
@@ -42,6 +50,10 @@ log = logging.getLogger("package_registry.server")
 RETIRE_IDLE = 2.0
 #: Descriptors kept for everything but client connections (files, memfds, the listener).
 FD_RESERVE_SHARE = 2
+#: Sweeps per shortest timeout (see ``Sweeper``), within these bounds in seconds.
+SWEEPS_PER_TIMEOUT = 8
+SWEEP_MIN = 0.01
+SWEEP_MAX = 1.0
 BUSY_ANSWER = (
     STATUS_LINE[503]
     + b"content-type: text/plain; charset=utf-8\r\ncontent-length: 20\r\n"
@@ -85,69 +97,55 @@ def effective_max_connections(requested: int, open_file_limit: int) -> int:
     return requested
 
 
-#: Connections of this worker waiting for a request (idle, or still sending its
-#: headers), oldest first: the ones closed first to make room.
-WAITING: dict[ConnectionGuard, None] = {}
-
-
 class ConnectionGuard:
     """Mixin over uvicorn's ``HttpToolsProtocol`` (or a subclass): see the module doc."""
 
     limits = ConnectionLimits()
     #: Set when the worker retires: answers then carry ``Connection: close``.
     retiring = False
-    _header_timer: Any = None
+    #: Since when the connection waits for a request, as far as the sweeps know: its
+    #: opening, or the first sweep that found it had moved on (see ``Sweeper``).
+    _since = 0.0
+    #: The request (its header list) the last sweep found the connection on, or ``BUSY``.
+    _seen: object = None
+    #: The header list of the last request whose headers were complete.
+    _complete: object = None
+    #: Rank in the worker's order of openings: among connections waiting since the same
+    #: moment (the event loop's clock is read once per turn), the first opened goes first.
+    _opened = 0
     _idle_timer: Any = None
-    _partial = False
 
     # The attributes below come from uvicorn's protocol.
     transport: Any
     loop: Any
     connections: set[Any]
     cycle: Any
-    pipeline: Any
-    timeout_keep_alive_task: Any
+    headers: Any
 
     def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
         super().connection_made(transport)  # type: ignore[misc]
-        if len(self.connections) > self.limits.max_connections and not self._make_room():
+        self._since = self.loop.time()
+        self._opened = next(_OPENINGS)
+        sweeper = _sweeper(self)
+        if len(self.connections) > self.limits.max_connections and not sweeper.make_room(self):
             transport.write(BUSY_ANSWER)
             transport.close()
             return
-        self._wait_for_request()
-        self._start_header_timer()
+        sweeper.start()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        WAITING.pop(self, None)
-        self._cancel_timers()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         super().connection_lost(exc)  # type: ignore[misc]
 
-    def data_received(self, data: bytes) -> None:
-        if self in WAITING:
-            self._partial = True  # until its headers are complete
-        super().data_received(data)  # type: ignore[misc]
-        if self._partial:  # the headers are not all there: they have a deadline
-            self._start_header_timer()
-
     def on_headers_complete(self) -> None:
-        WAITING.pop(self, None)
-        self._partial = False
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        self._complete = self.headers
         super().on_headers_complete()  # type: ignore[misc]
         cycle = self.cycle
-        if cycle is None or cycle.response_complete:  # answered already (a replay)
-            if not self.transport.is_closing():
-                self._wait_for_request()
-        elif self.retiring or _has_body(self):
+        # Not answered by a replay: a body, or retirement, closes the connection after it.
+        if cycle is not None and not cycle.response_complete and (self.retiring or _has_body(self)):
             cycle.keep_alive = False
-
-    def on_response_complete(self) -> None:
-        pipelined = bool(self.pipeline)  # then the next request starts now
-        super().on_response_complete()  # type: ignore[misc]
-        if not pipelined and not self.transport.is_closing():
-            self._wait_for_request()
 
     def shutdown(self) -> None:
         """Called by uvicorn when the worker stops: see the module doc."""
@@ -156,46 +154,143 @@ class ConnectionGuard:
         if cycle is not None and not cycle.response_complete:
             cycle.keep_alive = False  # closed once answered
             return
-        self._close_when_idle()
+        # Closed ``RETIRE_IDLE`` seconds from now unless a request comes: answered during
+        # retirement, that request closes the connection itself.
+        self._idle_timer = self.loop.call_later(RETIRE_IDLE, self._close_if_idle)
 
-    def _close_when_idle(self) -> None:
-        """Close the connection ``RETIRE_IDLE`` seconds from now unless a request comes:
-        answered during retirement, that request closes it itself."""
-        self._idle_timer = self.loop.call_later(RETIRE_IDLE, self._close_if_waiting)
-
-    def _close_if_waiting(self) -> None:
+    def _close_if_idle(self) -> None:
         self._idle_timer = None
-        if self in WAITING and not self._partial and not self.transport.is_closing():
+        if self._between_requests() and not self.transport.is_closing():
             self.transport.close()
 
-    def _wait_for_request(self) -> None:
-        self._partial = False
-        WAITING[self] = None
+    def _answering(self) -> bool:
+        cycle = self.cycle
+        return cycle is not None and not cycle.response_complete
 
-    def _start_header_timer(self) -> None:
-        timeout = self.limits.read_header_timeout
-        if timeout > 0 and self._header_timer is None:
-            self._header_timer = self.loop.call_later(timeout, self._headers_too_slow)
+    def _waiting_since(self, now: float) -> float:
+        """Since when the connection waits for a request, ``now`` being a sweep's time:
+        what the last sweep noted, unless it has moved on since (a request began or was
+        answered); a first request's headers are waited for from the opening."""
+        headers = self.headers
+        if headers is self._seen or (self._seen is None and headers is not self._complete):
+            return self._since
+        return now
 
-    def _headers_too_slow(self) -> None:
-        self._header_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
+    def _between_requests(self) -> bool:
+        """Not answering, and no part of a next request's headers received."""
+        return not self._answering() and self.headers is self._complete
 
-    def _make_room(self) -> bool:
-        """Close the connection that has waited longest for a request, if any."""
-        for oldest in WAITING:
-            if oldest is not self:
-                WAITING.pop(oldest)
-                oldest.transport.close()
-                return True
+
+#: ``ConnectionGuard._seen`` of a connection that a sweep found answering a request.
+BUSY = object()
+#: Numbers the connections a worker opens (``ConnectionGuard._opened``).
+_OPENINGS = itertools.count()
+
+
+class Sweeper:
+    """A worker's connection bookkeeping, done by a periodic sweep instead of per request.
+
+    A request costs the guard one attribute store (``_complete``, in
+    ``on_headers_complete``); everything else is read from what uvicorn's protocol keeps
+    anyway. Every connection is looked at each ``interval`` seconds (an eighth of the
+    shortest timeout, at most a second): one whose header list is not the one the
+    previous sweep saw has moved on (a request began, or was answered), and waits from
+    now; one found answering waits from the first sweep that finds it done. A
+    connection that has not moved on since is closed once it has waited longer than its
+    timeout: ``read_header_timeout`` while its headers are incomplete (for the first
+    request, counted from the opening), ``idle_timeout`` between requests.
+    """
+
+    def __init__(self, loop: Any, connections: set[Any], limits: ConnectionLimits) -> None:
+        self.loop = loop
+        self.connections = connections
+        self.limits = limits
+        timeouts = [t for t in (limits.read_header_timeout, limits.idle_timeout) if t > 0]
+        self.interval = (
+            min(SWEEP_MAX, max(SWEEP_MIN, min(timeouts) / SWEEPS_PER_TIMEOUT)) if timeouts else None
+        )
+        self._handle: Any = None
+        #: Connections to close for room, longest waiting last (see ``make_room``).
+        self._candidates: list[tuple[float, int, ConnectionGuard, object]] = []
+
+    def start(self) -> None:
+        """Sweep from now on (a sweep that finds no connection stops until the next)."""
+        if self._handle is None and self.interval is not None:
+            self._handle = self.loop.call_later(self.interval, self.sweep)
+
+    def sweep(self) -> None:
+        self._handle = None
+        self._candidates.clear()  # a second-old order is not worth keeping
+        now = self.loop.time()
+        header_timeout = self.limits.read_header_timeout
+        idle_timeout = self.limits.idle_timeout
+        for connection in list(self.connections):
+            if connection.transport.is_closing():
+                continue
+            if connection._answering():
+                connection._seen = BUSY
+                continue
+            headers = connection.headers
+            if headers is not connection._seen:
+                connection._since = connection._waiting_since(now)
+                connection._seen = headers
+                continue
+            partial = headers is not connection._complete
+            timeout = header_timeout if partial or headers is None else idle_timeout
+            if timeout > 0 and now - connection._since >= timeout:
+                connection.transport.close()
+        if self.connections:
+            self.start()
+
+    def make_room(self, newcomer: ConnectionGuard) -> bool:
+        """Close the connection that has waited longest for a request (idle, or still
+        sending its headers), if any.
+
+        The connections are ordered once and closed from that order until it runs out
+        (or the next sweep), skipping those that have moved on since, so that a flood
+        of new connections costs a sort per ``max_connections`` of them, not a scan each.
+        """
+        candidates = self._candidates
+        for _ in range(2):  # the current order, then a new one
+            while candidates:
+                _, _, connection, seen = candidates.pop()
+                if (
+                    connection in self.connections
+                    and not connection.transport.is_closing()
+                    and not connection._answering()
+                    and connection.headers is seen
+                ):
+                    connection.transport.close()
+                    return True
+            now = self.loop.time()
+            candidates.extend(
+                (connection._waiting_since(now), connection._opened, connection, connection.headers)
+                for connection in self.connections
+                if connection is not newcomer
+                and not connection.transport.is_closing()
+                and not connection._answering()
+            )
+            candidates.sort(key=_waited_since, reverse=True)
         return False
 
-    def _cancel_timers(self) -> None:
-        for timer in (self._header_timer, self._idle_timer):
-            if timer is not None:
-                timer.cancel()
-        self._header_timer = self._idle_timer = None
+
+def _waited_since(candidate: tuple[float, int, ConnectionGuard, object]) -> tuple[float, int]:
+    return candidate[0], candidate[1]
+
+
+#: The sweeper of this worker's event loop.
+_current: Sweeper | None = None
+
+
+def _sweeper(connection: ConnectionGuard) -> Sweeper:
+    global _current
+    if (
+        _current is None
+        or _current.loop is not connection.loop
+        or _current.connections is not connection.connections
+    ):
+        _current = Sweeper(connection.loop, connection.connections, connection.limits)
+    return _current
 
 
 def _has_body(protocol: Any) -> bool:

@@ -287,10 +287,8 @@ class ReplayProtocol(HttpToolsProtocol):
             )
         if not keep_alive:
             transport.close()
-        elif self.timeout_keep_alive_task is None:
-            self.timeout_keep_alive_task = self.loop.call_later(
-                self.timeout_keep_alive, self.timeout_keep_alive_handler
-            )
+        # No keep-alive timer is armed: idle connections are closed by the connection
+        # guard's sweep (``web/connections.py``), which the server always applies.
         return True
 
     def _sendfile(self, head: bytes, body: bytes, memfd: int) -> None:

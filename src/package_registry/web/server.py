@@ -111,12 +111,14 @@ def _uvicorn_config(app: Callable, options: ServerOptions) -> uvicorn.Config:
     tls = bool(options.tls_cert and options.tls_key)
     limits = options.limits
     protocol = ReplayProtocol if options.fast_path else HttpToolsProtocol
+    # Guarded connections idle between requests are closed by the guard's sweep instead.
+    keep_alive = (limits.idle_timeout if options.plain else 0) or NO_TIMEOUT
     config = uvicorn.Config(
         app,
         loop="uvloop",
         http="httptools" if options.plain else guarded(protocol, limits),
         limit_concurrency=limits.max_connections if options.plain else None,
-        timeout_keep_alive=limits.idle_timeout or NO_TIMEOUT,  # type: ignore[arg-type]
+        timeout_keep_alive=keep_alive,  # type: ignore[arg-type]
         lifespan="off",
         access_log=False,
         server_header=False,

@@ -37,8 +37,6 @@ ATTRIBUTES = (
     "scope",
     "headers",
     "expect_100_continue",
-    "timeout_keep_alive",
-    "timeout_keep_alive_task",
 )
 #: Methods overridden or called by the subclasses.
 METHODS = (
@@ -53,7 +51,6 @@ METHODS = (
     "on_message_complete",
     "on_response_complete",
     "shutdown",
-    "timeout_keep_alive_handler",
     "_unset_keepalive_if_required",
 )
 #: ``ServerState`` attributes read by the subclasses.
