@@ -21,7 +21,7 @@ from package_registry import __version__
 from package_registry.config import ConfigError, Settings, UsageRequested, load_settings
 from package_registry.config.flags import CPUS
 from package_registry.config.goflags import format_duration
-from package_registry.heap import trim_heap
+from package_registry.heap import fix_mmap_threshold, trim_heap
 from package_registry.observability.logging import setup_logging
 
 if TYPE_CHECKING:
@@ -117,6 +117,7 @@ def _dry_run(settings: Settings) -> int:
 
 
 def _serve(settings: Settings, service_name: str) -> int:
+    fix_mmap_threshold()
     reason = CPUS.reason if settings.workers == CPUS.count else "set by -workers"
     log.info("%d HTTP workers: %s", settings.workers, reason, extra={"workers": settings.workers})
     metrics_dir = None
