@@ -13,11 +13,11 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "make_corpus.py"
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_make_corpus", SCRIPT)
+def bench_script(name: str) -> ModuleType:
+    """``bench/<name>.py`` loaded as a module (the bench folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -25,7 +25,7 @@ def _load_script() -> ModuleType:
     return module
 
 
-make_corpus = _load_script()
+make_corpus = bench_script("make_corpus")
 
 #: Versions of the small corpus (24 names; integrations, inputs, content, prereleases).
 VERSIONS = 48

@@ -3,27 +3,17 @@ rendering the tables, keeping and restoring the generated corpora."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.corpus import bench_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "bench" / "scale.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-scale = _load_script()
+scale = bench_script("scale")
 
 ROLLUP = """\
 55d1c4a2e000-7ffd4b5f9000 ---p 00000000 00:00 0                          [rollup]

@@ -164,14 +164,7 @@ class RequestLog:
         """The ECS line of one request at ``now``: what ecs-logging writes for the fields
         of ``request_document`` (its three leading keys, then ``ecs.version`` and the
         others sorted at every level), without ``log.origin``."""
-        host = referer = agent = None
-        for name, value in headers:
-            if name == b"host":
-                host = host or value
-            elif name == b"referer":
-                referer = referer or value
-            elif name == b"user-agent":
-                agent = agent or value
+        host, referer, agent = _logged_headers(headers)
         before_path, method_field = _method_pieces(method)
         after_sent = self._after_sent.get(status)
         if after_sent is None:
@@ -264,14 +257,7 @@ def request_document(
 
     ``client`` is the remote host without its port; ``service`` is sorted already.
     """
-    host = referer = agent = None
-    for name, value in headers:
-        if name == b"host":
-            host = host or value
-        elif name == b"referer":
-            referer = referer or value
-        elif name == b"user-agent":
-            agent = agent or value
+    host, referer, agent = _logged_headers(headers)
     request: dict[str, Any] = {"method": method}
     if referer is not None:
         request["referer"] = referer.decode("latin-1")
@@ -435,3 +421,16 @@ def split_host(host: str) -> tuple[str, int | None]:
         domain, _, port_text = host.partition(":")
     port = int(port_text) if port_text.isdigit() and int(port_text) > 0 else None
     return domain, port
+
+
+def _logged_headers(headers: Headers) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """The first ``Host``, ``Referer`` and ``User-Agent`` values (``None`` when absent)."""
+    host = referer = agent = None
+    for name, value in headers:
+        if name == b"host":
+            host = host or value
+        elif name == b"referer":
+            referer = referer or value
+        elif name == b"user-agent":
+            agent = agent or value
+    return host, referer, agent
