@@ -70,29 +70,6 @@ class CountingTransport(asyncio.Transport):
         pass
 
 
-def build_app() -> Any:
-    from package_registry.catalog.build import build_catalog
-    from package_registry.catalog.holder import CatalogHolder
-    from package_registry.loading import load_local_packages
-    from package_registry.queries.cache import AnswerCache
-    from package_registry.web.app import RegistryApp
-    from package_registry.web.archives import ArchiveCache
-    from package_registry.web.request import CacheTimes, Context
-
-    outcome = load_local_packages(
-        [str(EXAMPLES)], validate=True, require_signatures=False, workers=1
-    )
-    ctx = Context(
-        cache_times=CacheTimes(index=10, search=600, categories=600, catch_all=600),
-        holder=CatalogHolder(build_catalog(outcome.sources), AnswerCache),
-        archives=ArchiveCache(),
-        allow_unknown_query_parameters=True,
-        service_name="package-registry",
-        service_version="bench",
-    )
-    return RegistryApp(ctx)
-
-
 def measure(app: Any, guarded_protocol: bool, path: str, requests: int) -> float:
     """µs per replayed request for one protocol variant."""
     import uvicorn
@@ -149,7 +126,10 @@ def main() -> int:
 
     from package_registry.observability.accesslog import REQUEST_LOG
 
-    app = build_app()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from stacks import build_app  # the app as the command line builds it
+
+    app = build_app([str(EXAMPLES)])
     print(f"µs per replayed request of {args.path}, {args.rounds} rounds: best, median")
     with open("/dev/null", "w") as devnull:
         for guarded_protocol in (False, True):
