@@ -132,6 +132,8 @@ def _serve(settings: Settings, service_name: str) -> int:
 
 
 def _load_and_serve(settings: Settings, service_name: str) -> int:
+    # First, so that the stored packages' fingerprints are taken while the rest imports.
+    reuse = _open_catalog(settings)
     from package_registry.catalog.build import build_catalog
     from package_registry.catalog.holder import CatalogHolder
     from package_registry.observability.metrics import Metrics, exposed_registry, serve_metrics
@@ -177,7 +179,6 @@ def _load_and_serve(settings: Settings, service_name: str) -> int:
         except (StorageError, ValueError) as err:
             log.critical("Init failed", extra={"error.message": str(err)})
             return 1
-    reuse = _open_catalog(settings)
     outcome = _load(settings, reuse, grace)
     if outcome.rejects and settings.strict_package_loading:
         log.critical("Init failed", extra={"error.message": outcome.error_text()})

@@ -103,7 +103,9 @@ def open_catalog(settings: Settings) -> Reuse | None:
     if store is None:
         return None
     log.info("persistent catalog", extra={"file.path": store.path})
-    return Reuse(store)
+    reuse = Reuse(store)
+    reuse.prefetch()
+    return reuse
 
 
 def load_configured_packages(

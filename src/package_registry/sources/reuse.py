@@ -96,6 +96,8 @@ class Reuse:
         self._next: dict[str, tuple[bytes, int | None, Package]] = {}
         self._next_rejects: list[tuple[str, bytes, str]] = []
         self._stored: dict[str, tuple[bytes, int, bytes]] = {}
+        #: The thread taking the stored packages' fingerprints before the first load.
+        self._prefetch: tuple[threading.Thread, dict[str, bytes | None]] | None = None
         #: Fingerprints taken during the load under way.
         self._prints: dict[str, bytes | None] = {}
         #: Package folders inside which the last walk found zips (walked every time).
@@ -159,6 +161,22 @@ class Reuse:
         """Whether ``path`` is a zip held unchanged (so it is known to open)."""
         return self._unchanged(os.path.normpath(path))
 
+    def prefetch(self) -> None:
+        """Read the stored packages and start taking their fingerprints in a thread, so
+        that the ``stat`` calls (which wait without the GIL) overlap whatever start-up does
+        before the first load; ``begin`` collects them."""
+        self._stored = self.store.known()
+        locations = list(self._stored)
+        prints: dict[str, bytes | None] = {}
+
+        def take() -> None:
+            for location in locations:
+                prints[location] = fingerprint(location)
+
+        thread = threading.Thread(target=take, name="catalog-fingerprints", daemon=True)
+        thread.start()
+        self._prefetch = (thread, prints)
+
     def begin(self) -> None:
         """Start a load of every package path."""
         self._dirty = self._take_changed()
@@ -167,7 +185,13 @@ class Reuse:
         self._next_rejects = []
         self.reused = self.loaded_count = 0
         if self._first:
-            self._stored = self.store.known()
+            if self._prefetch is None:
+                self._stored = self.store.known()
+            else:
+                thread, prints = self._prefetch
+                thread.join()
+                self._prints.update(prints)
+                self._prefetch = None
             self._rejects = self.store.known_rejects()
             self._zips_inside = set(self.store.get_meta("zips_inside") or ())
 
