@@ -109,10 +109,13 @@ class _Derived:
     tens of thousands of versions holds a few hundred distinct ones."""
 
     def __init__(self) -> None:
-        self._by_categories: dict[tuple[object, object], _Categories] = {}
+        self._by_categories: dict[tuple[int, int], _Categories] = {}
 
     def __call__(self, package: Package) -> _Categories:
-        key = (package.categories, package.policy_templates)
+        # By identity: packages revived from the persistent catalog share these tuples,
+        # and they live as long as the build (equal tuples of other packages merely
+        # compute their values once more); hashing the template records was the cost.
+        key = (id(package.categories), id(package.policy_templates))
         found = self._by_categories.get(key)
         if found is None:
             closure = category_closure(package.categories)
