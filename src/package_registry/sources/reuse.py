@@ -79,7 +79,7 @@ class Reuse:
     def __init__(self, store: PackageStore) -> None:
         self.store = store
         #: location → (fingerprint, row, package) of the current catalog's packages.
-        self._live: dict[str, tuple[bytes, int | None, Package]] = {}
+        self._live: dict[str, tuple[bytes, int, Package]] = {}
         self._rejects: dict[str, tuple[bytes, str]] = {}
         self._changed: set[str] = set()
         self._changed_lock = threading.Lock()
@@ -93,7 +93,7 @@ class Reuse:
         self.reused = 0
         self.loaded_count = 0
         #: Filled by ``begin``, read by ``finish``.
-        self._next: dict[str, tuple[bytes, int | None, Package]] = {}
+        self._next: dict[str, tuple[bytes, int, Package]] = {}
         self._next_rejects: list[tuple[str, bytes, str]] = []
         self._stored: dict[str, tuple[bytes, int, bytes]] = {}
         #: The thread taking the stored packages' fingerprints before the first load.
@@ -250,20 +250,19 @@ class Reuse:
                     result.light, FormDocuments(result), files(location), self.store.interned
                 )
             else:
+                assert print_ is not None  # only fingerprinted packages were stored
                 package = found[1]
-                self._next[location] = (print_ or b"", found[0], package)
+                self._next[location] = (print_, found[0], package)
             out.append(package)
         return out
 
     def finish(self, grace: float) -> None:
         """Make this load's packages the current ones and retire the rows it replaced."""
-        rows = {row for _, row, _ in self._next.values() if row is not None}
+        rows = {row for _, row, _ in self._next.values()}
         if self._first:
             self.store.keep_only(rows)
         else:
-            self.store.retire(
-                row for _, row, _ in self._live.values() if row is not None and row not in rows
-            )
+            self.store.retire(row for _, row, _ in self._live.values() if row not in rows)
             self.store.sweep(grace)
         self.store.set_rejects(self._next_rejects)
         self._rejects = {location: (mark, why) for location, mark, why in self._next_rejects}
